@@ -1,0 +1,427 @@
+package xmpp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"mellium.im/sasl"
+	"mellium.im/xmlstream"
+	mxmpp "mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/ping"
+	"mellium.im/xmpp/stanza"
+	"mellium.im/xmpp/version"
+)
+
+// link is one negotiated session and its socket.
+type link struct {
+	sess *mxmpp.Session
+	conn *activityConn
+	done chan struct{} // closed when Serve has returned
+	err  error         // why Serve returned; read after done
+}
+
+// activityConn records when bytes last arrived, so the keep-alive pings only
+// a quiet link.
+type activityConn struct {
+	net.Conn
+	lastRead atomic.Int64
+}
+
+func (c *activityConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+func (c *activityConn) quietFor() time.Duration {
+	return time.Since(time.Unix(0, c.lastRead.Load()))
+}
+
+// establish makes a new session, serves it, fetches the roster and sends the
+// initial presence. It is used for the first sign-in and every reconnect.
+func (c *Client) establish(ctx context.Context) (*link, error) {
+	password, err := c.opts.password(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("xmpp: get password: %w", err)
+	}
+	c.mu.Lock()
+	plus := !c.noPlus
+	c.mu.Unlock()
+	l, err := c.negotiate(ctx, password, plus)
+	var pf *plusFailure
+	if errors.As(err, &pf) {
+		// The server offered channel binding but the exchange failed (e.g. it
+		// lacks the binding type our TLS version needs). Retry once without
+		// -PLUS and remember that for reconnects.
+		c.log.Info("SASL with channel binding failed; retrying without", "mechanism", pf.mechanism, "err", pf.err)
+		c.mu.Lock()
+		c.noPlus = true
+		c.mu.Unlock()
+		l, err = c.negotiate(ctx, password, false)
+		if errors.As(err, &pf) {
+			err = pf.err
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		l.err = l.sess.Serve(c.handler)
+		_ = l.conn.Close()
+		close(l.done)
+	}()
+	c.mu.Lock()
+	c.link = l
+	c.mu.Unlock()
+
+	if err := c.fetchRoster(ctx, l.sess); err != nil {
+		c.events.push(ErrorOccurred{Err: err})
+	}
+	if c.opts.sendPresence {
+		c.mu.Lock()
+		show, status, prio := c.ownShow, c.ownStatus, c.ownPrio
+		c.mu.Unlock()
+		if err := l.sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
+			_ = l.conn.Close()
+			return nil, fmt.Errorf("xmpp: send initial presence: %w", err)
+		}
+	}
+	// A server handles one stream's stanzas in order: once it answers this
+	// ping it has processed the presence, so messages sent to us from now on
+	// are routed to this session and not to offline storage.
+	if err := ping.Send(ctx, l.sess, c.account.Domain()); err != nil {
+		_ = l.conn.Close()
+		return nil, fmt.Errorf("xmpp: first ping: %w", err)
+	}
+	c.setState(Online, nil, 0)
+	return l, nil
+}
+
+// plusFailure marks a SASL failure with a -PLUS mechanism, which is retried
+// without channel binding.
+type plusFailure struct {
+	mechanism string
+	err       error
+}
+
+func (e *plusFailure) Error() string { return e.err.Error() }
+func (e *plusFailure) Unwrap() error { return e.err }
+
+// mechanisms in order of preference; mellium picks the first the server
+// offers. PLAIN is only ever used on a secured stream (mellium refuses SASL
+// before TLS).
+func mechanisms(plus bool) []sasl.Mechanism {
+	if plus {
+		return []sasl.Mechanism{sasl.ScramSha256Plus, sasl.ScramSha1Plus, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain}
+	}
+	return []sasl.Mechanism{sasl.ScramSha256, sasl.ScramSha1, sasl.Plain}
+}
+
+// negotiate dials and negotiates one session: TLS (STARTTLS or direct), SASL
+// and resource binding. Failures are classified into the sentinel errors.
+func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*link, error) {
+	domain := c.account.Domainpart()
+	var roots *x509.CertPool
+	if c.opts.caFile != "" {
+		var err error
+		if roots, err = loadCAFile(c.opts.caFile); err != nil {
+			return nil, fmt.Errorf("xmpp: %w", err)
+		}
+	}
+	cfg := tlsConfig(domain, roots, c.opts.pins, c.opts.directTLS)
+	// Keep the certificate verdict where mellium cannot lose it in wrapping.
+	var certErr *CertificateError
+	verify := cfg.VerifyConnection
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		err := verify(cs)
+		errors.As(err, &certErr)
+		return err
+	}
+
+	conn, addr, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*link, error) {
+		_ = conn.Close()
+		return nil, err
+	}
+
+	var rw net.Conn = conn
+	var state mxmpp.SessionState
+	if c.opts.directTLS {
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			if certErr != nil {
+				return fail(certErr)
+			}
+			return fail(fmt.Errorf("xmpp: TLS with %s: %w", addr, err))
+		}
+		rw, state = tc, mxmpp.Secure
+	}
+
+	phase := "stream"
+	usedMech := ""
+	track := func(f mxmpp.StreamFeature, name string) mxmpp.StreamFeature {
+		negotiate := f.Negotiate
+		f.Negotiate = func(ctx context.Context, s *mxmpp.Session, data interface{}) (mxmpp.SessionState, io.ReadWriter, error) {
+			phase = name
+			return negotiate(ctx, s, data)
+		}
+		return f
+	}
+	mechs := mechanisms(plus)
+	for i := range mechs {
+		start := mechs[i].Start
+		name := mechs[i].Name
+		mechs[i].Start = func(n *sasl.Negotiator) (bool, []byte, interface{}, error) {
+			usedMech = name
+			return start(n)
+		}
+	}
+	origin, err := c.account.WithResource(c.resource)
+	if err != nil {
+		return fail(fmt.Errorf("xmpp: resource %q: %w", c.resource, err))
+	}
+	var features []mxmpp.StreamFeature
+	if !c.opts.directTLS {
+		features = append(features, track(mxmpp.StartTLS(cfg), "tls"))
+	}
+	features = append(features,
+		track(mxmpp.SASL("", password, mechs...), "sasl"),
+		track(bindRequested(origin), "bind"),
+	)
+	sess, err := mxmpp.NewSession(ctx, c.account.Domain(), origin, rw, state,
+		mxmpp.NewNegotiator(func(*mxmpp.Session, *mxmpp.StreamConfig) mxmpp.StreamConfig {
+			return mxmpp.StreamConfig{Features: features}
+		}))
+	if err != nil {
+		switch {
+		case certErr != nil:
+			return fail(certErr)
+		case phase == "sasl" && !isNetworkError(err):
+			authErr := &AuthError{Condition: err.Error()}
+			if strings.HasSuffix(usedMech, "-PLUS") {
+				return fail(&plusFailure{mechanism: usedMech, err: authErr})
+			}
+			return fail(authErr)
+		case isNetworkError(err) && (phase == "stream" || phase == "tls"):
+			return fail(fmt.Errorf("%w: %s closed the connection during %s negotiation: %v", ErrUnreachable, addr, phase, err))
+		default:
+			return fail(fmt.Errorf("xmpp: %s negotiation with %s: %w", phase, addr, err))
+		}
+	}
+	c.log.Info("signed in", "jid", sess.LocalAddr().String(), "server", addr, "mechanism", usedMech)
+	conn.lastRead.Store(time.Now().UnixNano())
+	return &link{sess: sess, conn: conn, done: make(chan struct{})}, nil
+}
+
+// bindRequested is the client side of resource binding (RFC 6120 §7),
+// asking for origin's resource. mellium's BindResource cannot request one
+// (v0.22 writes the empty JID into <resource>), so every session would get a
+// random resource and `--resource` would be ignored.
+func bindRequested(origin jid.JID) mxmpp.StreamFeature {
+	f := mxmpp.BindResource() // for Name, List, Parse and the state bits
+	f.Negotiate = func(ctx context.Context, s *mxmpp.Session, _ interface{}) (mxmpp.SessionState, io.ReadWriter, error) {
+		type bindPayload struct {
+			XMLName  xml.Name `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+			Resource string   `xml:"resource,omitempty"`
+			JID      string   `xml:"jid,omitempty"`
+		}
+		type bindIQ struct {
+			XMLName xml.Name      `xml:"jabber:client iq"`
+			ID      string        `xml:"id,attr"`
+			Type    string        `xml:"type,attr"`
+			Bind    bindPayload   `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+			Err     *stanza.Error `xml:"error"`
+		}
+		id := randomHex(8)
+		w := s.TokenWriter()
+		defer w.Close()
+		req := bindIQ{ID: id, Type: "set", Bind: bindPayload{Resource: origin.Resourcepart()}}
+		if _, err := xmlstream.Copy(w, xmlPayload(req)); err != nil {
+			return 0, nil, err
+		}
+		if err := w.Flush(); err != nil {
+			return 0, nil, err
+		}
+		r := s.TokenReader()
+		defer r.Close()
+		var resp bindIQ
+		if err := xml.NewTokenDecoder(r).Decode(&resp); err != nil {
+			return 0, nil, fmt.Errorf("read bind result: %w", err)
+		}
+		switch {
+		case resp.ID != id:
+			return 0, nil, fmt.Errorf("bind result for id %q, want %q", resp.ID, id)
+		case resp.Type == "error" && resp.Err != nil:
+			return 0, nil, stanzaErr(*resp.Err)
+		case resp.Type != "result":
+			return 0, nil, fmt.Errorf("bind answered with type %q", resp.Type)
+		}
+		bound, err := jid.Parse(resp.Bind.JID)
+		if err != nil {
+			return 0, nil, fmt.Errorf("bound JID %q: %w", resp.Bind.JID, err)
+		}
+		s.UpdateAddr(bound)
+		return mxmpp.Ready, nil, nil
+	}
+	return f
+}
+
+func isNetworkError(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &ne)
+}
+
+// dial opens the TCP connection: to the configured server, or to the
+// targets of the domain's SRV records (_xmpp-client, or _xmpps-client with
+// direct TLS), falling back to the domain itself on the standard port.
+// mellium's dial package does the same lookups but returns the socket already
+// wrapped in its own TLS, and we need the raw socket underneath: to watch
+// for activity, and to run our own certificate check.
+func (c *Client) dial(ctx context.Context) (*activityConn, string, error) {
+	defaultPort := "5222"
+	if c.opts.directTLS {
+		defaultPort = "5223"
+	}
+	var addrs []string
+	if c.opts.server != "" {
+		addr := c.opts.server
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			addr = net.JoinHostPort(addr, defaultPort)
+		}
+		addrs = []string{addr}
+	} else {
+		addrs = lookupServer(ctx, c.account.Domainpart(), c.opts.directTLS, defaultPort)
+	}
+	d := net.Dialer{Timeout: c.opts.dialTimeout, KeepAlive: 15 * time.Second}
+	var lastErr error
+	for _, addr := range addrs {
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return &activityConn{Conn: conn}, addr, nil
+		}
+		lastErr = err
+	}
+	return nil, "", fmt.Errorf("%w: %s: %w", ErrUnreachable, strings.Join(addrs, ", "), lastErr)
+}
+
+func lookupServer(ctx context.Context, domain string, directTLS bool, defaultPort string) []string {
+	service := "xmpp-client"
+	if directTLS {
+		service = "xmpps-client"
+	}
+	var addrs []string
+	_, records, err := net.DefaultResolver.LookupSRV(ctx, service, "tcp", domain)
+	if err == nil {
+		for _, r := range records {
+			if r.Target == "." { // RFC 2782: the service is decidedly not available
+				continue
+			}
+			addrs = append(addrs, net.JoinHostPort(strings.TrimSuffix(r.Target, "."), strconv.Itoa(int(r.Port))))
+		}
+	}
+	if len(addrs) == 0 {
+		addrs = []string{net.JoinHostPort(domain, defaultPort)}
+	}
+	return addrs
+}
+
+// keepAlive pings the server whenever the link has been quiet for the idle
+// time, and closes the socket when no answer comes, which ends Serve and
+// starts a reconnect. Without it a dead TCP connection (a laptop moved to
+// another network, a NAT that forgot us) can go unnoticed for many minutes.
+func (c *Client) keepAlive(l *link) {
+	tick := max(c.opts.keepAliveIdle/4, 100*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-t.C:
+		}
+		if l.conn.quietFor() < c.opts.keepAliveIdle {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.opts.keepAliveTimeout)
+		err := ping.Send(ctx, l.sess, c.account.Domain())
+		cancel()
+		var se stanza.Error
+		if err != nil && !errors.As(err, &se) { // an error reply still proves the link lives
+			c.log.Info("keep-alive ping failed; dropping the connection", "err", err)
+			_ = l.conn.Close()
+			return
+		}
+	}
+}
+
+// Ping sends an XMPP ping (XEP-0199) to a JID (the server when to is zero)
+// and waits for the answer.
+func (c *Client) Ping(ctx context.Context, to jid.JID) error {
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	if to.Equal(jid.JID{}) {
+		to = c.account.Domain()
+	}
+	if err := ping.Send(ctx, sess, to); err != nil {
+		return fmt.Errorf("xmpp: ping %s: %w", to, stanzaErr(err))
+	}
+	return nil
+}
+
+// stanzaErr converts mellium's stanza.Error into our StanzaError, keeping
+// other errors as they are.
+func stanzaErr(err error) error {
+	var se stanza.Error
+	if errors.As(err, &se) {
+		return &StanzaError{Condition: string(se.Condition), Type: string(se.Type), Text: errorText(se)}
+	}
+	return err
+}
+
+func errorText(se stanza.Error) string {
+	for _, t := range se.Text {
+		return t
+	}
+	return ""
+}
+
+// unavailablePresence is sent on sign-out.
+func unavailablePresence() xml.TokenReader {
+	return stanza.Presence{Type: stanza.UnavailablePresence}.Wrap(nil)
+}
+
+// SoftwareVersion asks an entity for its software name and version
+// (XEP-0092). Use a full JID for a client, a domain for a server.
+func (c *Client) SoftwareVersion(ctx context.Context, to jid.JID) (name, ver, os string, err error) {
+	sess, err := c.session()
+	if err != nil {
+		return "", "", "", err
+	}
+	q, err := version.Get(ctx, sess, to)
+	if err != nil {
+		return "", "", "", fmt.Errorf("xmpp: version of %s: %w", to, stanzaErr(err))
+	}
+	return q.Name, q.Version, q.OS, nil
+}

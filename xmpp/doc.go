@@ -1,0 +1,40 @@
+// Package xmpp is Magpie's client core: it signs in to an XMPP server and
+// keeps the session, and it never imports the UI.
+//
+// # Shape
+//
+// A front end (the Fyne app, the command line) creates a Client with New and
+// options, calls Connect, then reads the one stream of typed events from
+// Events (StateChanged, RosterUpdated, PresenceChanged, MessageReceived, ...)
+// and drives the client through methods that take a context and return an
+// error (SendMessage, SetPresence, AddContact, ...). The password is a
+// function, so the core never knows where it is kept; package keyring keeps
+// it in the OS keyring.
+//
+// # Connecting
+//
+// The socket goes to the server given with WithServer, or to the targets of
+// the domain's SRV records. The stream is secured with STARTTLS (required),
+// or with TLS from the first byte under WithDirectTLS. The certificate must
+// chain to the system roots (or a CA file) and name the domain, or match a
+// pinned SHA-256 fingerprint; a failure is a *CertificateError carrying the
+// fingerprint, so a UI can ask the user and pin it. There is no switch that
+// accepts any certificate. SASL prefers SCRAM-SHA-256-PLUS and falls back
+// through SCRAM-SHA-1-PLUS, SCRAM-SHA-256 and SCRAM-SHA-1 to PLAIN; when a
+// -PLUS exchange fails, the client retries once without channel binding.
+//
+// # Staying connected
+//
+// When the link has been quiet for a while the client pings the server, and
+// drops the connection when no answer comes. A lost session is re-established
+// with exponential backoff and jitter; the roster is fetched and the presence
+// sent again. Retrying stops only on errors it cannot fix (ErrAuth,
+// ErrCertificate).
+//
+// # Handlers
+//
+// Stanza handlers only translate: decode, update state, emit an event. They
+// never send on the session from inside Serve (that deadlocks); IQ answers go
+// through the encoder a handler is given. Work that waits for an IQ reply
+// runs outside Serve.
+package xmpp

@@ -1,0 +1,89 @@
+package xmpp
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors a caller can branch on with errors.Is. The errors the client returns
+// wrap one of these and add the detail (the server's text, the address tried).
+var (
+	// ErrAuth means the server refused the user name or password.
+	ErrAuth = errors.New("authentication failed")
+	// ErrUnreachable means no connection to the server could be made: the name
+	// did not resolve, nothing listened, or the connection timed out.
+	ErrUnreachable = errors.New("server unreachable")
+	// ErrCertificate means the server's certificate is not trusted. The error
+	// is a *CertificateError carrying the certificate's fingerprint.
+	ErrCertificate = errors.New("certificate not trusted")
+	// ErrNotConnected means a command needed the session while there was none.
+	ErrNotConnected = errors.New("not connected")
+	// ErrKeyringUnavailable means the OS keyring could not be used (none
+	// running, locked, or timed out). It is distinct from "no password saved".
+	ErrKeyringUnavailable = errors.New("keyring unavailable")
+)
+
+// AuthError is the server's refusal of the credentials.
+type AuthError struct {
+	// Condition is the SASL failure condition (e.g. "not-authorized"), or the
+	// server's text when it sent one.
+	Condition string
+}
+
+func (e *AuthError) Error() string {
+	if e.Condition == "" {
+		return ErrAuth.Error()
+	}
+	return ErrAuth.Error() + ": " + e.Condition
+}
+
+// Is reports whether target is ErrAuth.
+func (e *AuthError) Is(target error) bool { return target == ErrAuth }
+
+// CertificateError is returned when the server presents a certificate that is
+// neither valid for the domain under the trusted roots nor pinned.
+type CertificateError struct {
+	// Domain is the XMPP domain the certificate was checked against.
+	Domain string
+	// Fingerprint is the lowercase hex SHA-256 of the leaf certificate (DER),
+	// the value to pin with WithTrustedFingerprints.
+	Fingerprint string
+	// Subject is the certificate's subject, for display.
+	Subject string
+	// Reason is why the usual verification failed.
+	Reason error
+}
+
+func (e *CertificateError) Error() string {
+	return fmt.Sprintf("%s: the certificate of %s is not trusted (%v); SHA-256 fingerprint %s",
+		ErrCertificate, e.Domain, e.Reason, FormatFingerprint(e.Fingerprint))
+}
+
+// Is reports whether target is ErrCertificate.
+func (e *CertificateError) Is(target error) bool { return target == ErrCertificate }
+
+// Unwrap returns the verification failure.
+func (e *CertificateError) Unwrap() error { return e.Reason }
+
+// StanzaError is an error the server or the peer returned for a request or a
+// message (an IQ of type error, a message of type error).
+type StanzaError struct {
+	// Condition is the defined condition, e.g. "item-not-found" or
+	// "not-acceptable".
+	Condition string
+	// Type is the error type: cancel, continue, modify, auth or wait.
+	Type string
+	// Text is the human-readable text, if the server sent one.
+	Text string
+}
+
+func (e *StanzaError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Condition)
+	if e.Text != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Text)
+	}
+	return b.String()
+}

@@ -1,0 +1,168 @@
+package xmpp
+
+import (
+	"bytes"
+	"crypto/sha1" // #nosec G505 -- XEP-0115 defines the verification string with SHA-1
+	"encoding/xml"
+	"runtime"
+
+	"mellium.im/xmlstream"
+	mcrypto "mellium.im/xmpp/crypto"
+	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/disco/info"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/ping"
+	"mellium.im/xmpp/stanza"
+	"mellium.im/xmpp/version"
+)
+
+// capsNode identifies Magpie in entity capabilities (XEP-0115).
+const capsNode = "https://magpie.im/caps"
+
+// features are what Magpie answers to disco#info. Keep them true: peers and
+// the server act on them.
+var features = []string{
+	disco.NSCaps,
+	disco.NSInfo,
+	ping.NS,
+	version.NS,
+	nsSID,
+}
+
+// clientInfo is the disco#info answer, and the input of the caps hash.
+func clientInfo(node string) disco.Info {
+	in := disco.Info{
+		InfoQuery: disco.InfoQuery{Node: node},
+		Identity:  []info.Identity{{Category: "client", Type: "pc", Name: "Magpie"}},
+	}
+	for _, f := range features {
+		in.Features = append(in.Features, info.Feature{Var: f})
+	}
+	return in
+}
+
+// capsVer is the XEP-0115 verification string of clientInfo.
+var capsVer = clientInfo("").Hash(sha1.New())
+
+func capsElement() xml.TokenReader {
+	return disco.Caps{Hash: mcrypto.SHA1, Node: capsNode, Ver: capsVer}.TokenReader()
+}
+
+// stanzaHandler is what Serve calls for every top-level element. Messages
+// and presences are decoded whole, once: mellium's mux would call a handler
+// once per child element, so a presence with show, status and caps would be
+// handled three times. IQs go through the mux, one handler per namespace.
+type stanzaHandler struct {
+	c   *Client
+	iqs *mux.ServeMux
+}
+
+func newStanzaHandler(c *Client) *stanzaHandler {
+	return &stanzaHandler{c: c, iqs: mux.New(stanza.NSClient,
+		ping.Handle(),
+		version.Handle(version.Query{Name: "Magpie", Version: c.opts.version, OS: runtime.GOOS}),
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, c.onDiscoInfo),
+		mux.IQFunc(stanza.SetIQ, xml.Name{Space: nsRoster, Local: "query"}, c.onRosterIQ),
+	)}
+}
+
+// HandleXMPP implements xmpp.Handler. It never returns an error for a bad
+// stanza: an error from a handler would end the whole session.
+func (h *stanzaHandler) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	if start.Name.Space == stanza.NSClient {
+		switch start.Name.Local {
+		case "message":
+			var w wireMessage
+			if err := decodeStanza(t, start, &w); err != nil {
+				h.c.log.Debug("undecodable message", "err", err)
+				return nil
+			}
+			h.c.onMessage(w)
+			return nil
+		case "presence":
+			var w wirePresence
+			if err := decodeStanza(t, start, &w); err != nil {
+				h.c.log.Debug("undecodable presence", "err", err)
+				return nil
+			}
+			h.c.onPresence(w)
+			return nil
+		}
+	}
+	return h.iqs.HandleXMPP(t, start)
+}
+
+// decodeStanza decodes a whole element; the token readers Serve and the mux
+// hand over start after the start element, so it is put back in front (a
+// decoder that has not seen it rejects the end element).
+func decodeStanza(t xml.TokenReader, start *xml.StartElement, v any) error {
+	d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
+	return d.Decode(v)
+}
+
+// onDiscoInfo answers disco#info for the client and for its caps node.
+// mellium's disco.Handle answers "node#ver" queries with nothing, which makes
+// peers see a caps mismatch.
+func (c *Client) onDiscoInfo(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	node := ""
+	for _, a := range start.Attr {
+		if a.Name.Local == "node" {
+			node = a.Value
+		}
+	}
+	if node != "" && node != capsNode+"#"+capsVer {
+		_, err := xmlstream.Copy(t, iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ItemNotFound}))
+		return err
+	}
+	_, err := xmlstream.Copy(t, iq.Result(clientInfo(node).TokenReader()))
+	return err
+}
+
+// onRosterIQ handles roster pushes and acknowledges them.
+func (c *Client) onRosterIQ(iq stanza.IQ, t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	var q rosterQuery
+	if err := decodeStanza(t, start, &q); err != nil {
+		_, err = xmlstream.Copy(t, iq.Error(stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest}))
+		return err
+	}
+	if !c.onRosterPush(iq, q) {
+		// RFC 6121 §2.1.6: ignore pushes from anyone but our own account.
+		_, err := xmlstream.Copy(t, iq.Error(stanza.Error{Type: stanza.Cancel, Condition: stanza.ServiceUnavailable}))
+		return err
+	}
+	_, err := xmlstream.Copy(t, iq.Result(nil))
+	return err
+}
+
+// xmlPayload turns a value with xml tags into the token stream mellium's
+// send functions take.
+func xmlPayload(v any) xml.TokenReader {
+	b, err := xml.Marshal(v)
+	if err != nil {
+		// Only our own fixed types are marshalled here; failing is a bug.
+		panic("xmpp: marshal payload: " + err.Error())
+	}
+	return dropXMLNSAttr{xml.NewDecoder(bytes.NewReader(b))}
+}
+
+// dropXMLNSAttr removes xmlns attributes: encoding/xml's decoder reports the
+// namespace both in Name.Space and as an attribute, and mellium's writer
+// adds the attribute again from Name.Space (a duplicate attribute is not
+// well-formed XML, and Prosody closes the stream).
+type dropXMLNSAttr struct{ d *xml.Decoder }
+
+func (r dropXMLNSAttr) Token() (xml.Token, error) {
+	tok, err := r.d.Token()
+	if start, ok := tok.(xml.StartElement); ok {
+		attrs := start.Attr[:0:0]
+		for _, a := range start.Attr {
+			if a.Name.Space == "" && a.Name.Local == "xmlns" {
+				continue
+			}
+			attrs = append(attrs, a)
+		}
+		start.Attr = attrs
+		tok = start
+	}
+	return tok, err
+}

@@ -1,0 +1,205 @@
+package xmpp
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"strconv"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// Show is the availability a user shows (RFC 6121 §4.7.2.1). The zero value
+// is plain "available".
+type Show string
+
+// The show values.
+const (
+	ShowAvailable Show = ""
+	ShowChat      Show = "chat"
+	ShowAway      Show = "away"
+	ShowXA        Show = "xa"
+	ShowDND       Show = "dnd"
+)
+
+// ParseShow accepts the protocol values and the words a user would type:
+// available/online, chat, away, xa/extended-away, dnd/busy.
+func ParseShow(s string) (Show, error) {
+	switch s {
+	case "", "available", "online":
+		return ShowAvailable, nil
+	case "chat":
+		return ShowChat, nil
+	case "away":
+		return ShowAway, nil
+	case "xa", "extended-away":
+		return ShowXA, nil
+	case "dnd", "busy", "do-not-disturb":
+		return ShowDND, nil
+	}
+	return "", fmt.Errorf("unknown presence %q (available, away, xa, dnd, chat)", s)
+}
+
+// Presence is one resource's presence.
+type Presence struct {
+	From jid.JID // full JID
+	// Type is "" for available and "unavailable" when the resource went
+	// offline. Error presences have Type "error".
+	Type     string
+	Show     Show
+	Status   string
+	Priority int8
+}
+
+// Available reports whether the resource is online.
+func (p Presence) Available() bool { return p.Type == "" }
+
+// wirePresence is the presence stanza as decoded.
+type wirePresence struct {
+	XMLName  xml.Name `xml:"presence"`
+	From     string   `xml:"from,attr"`
+	Type     string   `xml:"type,attr"`
+	Show     string   `xml:"show"`
+	Status   string   `xml:"status"`
+	Priority string   `xml:"priority"`
+}
+
+// onPresence translates an incoming presence stanza: availability updates the
+// per-resource table, subscription stanzas become events.
+func (c *Client) onPresence(p wirePresence) {
+	from, err := jid.Parse(p.From)
+	if err != nil {
+		c.log.Debug("presence with bad from", "from", p.From)
+		return
+	}
+	switch p.Type {
+	case "subscribe":
+		c.events.push(SubscriptionRequest{From: from.Bare(), Status: p.Status})
+		return
+	case "subscribed", "unsubscribed", "unsubscribe":
+		c.events.push(SubscriptionChanged{From: from.Bare(), Type: p.Type})
+		return
+	case "", "unavailable", "error":
+	default: // probe, or garbage
+		return
+	}
+	prio, _ := strconv.ParseInt(p.Priority, 10, 8)
+	pr := Presence{From: from, Type: p.Type, Show: Show(p.Show), Status: p.Status, Priority: int8(prio)}
+	bare := from.Bare().String()
+	c.mu.Lock()
+	byRes := c.presences[bare]
+	if pr.Available() {
+		if byRes == nil {
+			byRes = map[string]Presence{}
+			c.presences[bare] = byRes
+		}
+		byRes[from.Resourcepart()] = pr
+	} else {
+		delete(byRes, from.Resourcepart())
+		if len(byRes) == 0 {
+			delete(c.presences, bare)
+		}
+	}
+	c.mu.Unlock()
+	c.events.push(PresenceChanged{pr})
+}
+
+// Presences returns the known presences of a contact's resources (empty when
+// the contact is offline or not visible to us).
+func (c *Client) Presences(contact jid.JID) []Presence {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Presence
+	for _, p := range c.presences[contact.Bare().String()] {
+		out = append(out, p)
+	}
+	return out
+}
+
+// BestPresence returns the presence of the contact's highest-priority online
+// resource, and false when none is online.
+func (c *Client) BestPresence(contact jid.JID) (Presence, bool) {
+	var best Presence
+	found := false
+	for _, p := range c.Presences(contact) {
+		if !found || p.Priority > best.Priority {
+			best, found = p, true
+		}
+	}
+	return best, found
+}
+
+// SetPresence changes the own show and status and, when online, broadcasts
+// them. They are kept and re-sent after every reconnect.
+func (c *Client) SetPresence(ctx context.Context, show Show, status string) error {
+	c.mu.Lock()
+	c.ownShow, c.ownStatus = show, status
+	prio := c.ownPrio
+	c.mu.Unlock()
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	if err := sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
+		return fmt.Errorf("xmpp: send presence: %w", err)
+	}
+	return nil
+}
+
+// presenceStanza builds an available presence with the entity capabilities
+// (XEP-0115) element, so peers and the server's PEP service know what we
+// support without asking each time.
+func (c *Client) presenceStanza(show Show, status string, priority int8) xml.TokenReader {
+	var children []xml.TokenReader
+	if show != ShowAvailable {
+		children = append(children, textElement("show", string(show)))
+	}
+	if status != "" {
+		children = append(children, textElement("status", status))
+	}
+	if priority != 0 {
+		children = append(children, textElement("priority", strconv.Itoa(int(priority))))
+	}
+	children = append(children, capsElement())
+	return stanza.Presence{}.Wrap(xmlstream.MultiReader(children...))
+}
+
+func textElement(name, text string) xml.TokenReader {
+	return xmlstream.Wrap(xmlstream.Token(xml.CharData(text)), xml.StartElement{Name: xml.Name{Local: name}})
+}
+
+// sendPresenceType sends a directed presence of a subscription type.
+func (c *Client) sendPresenceType(ctx context.Context, to jid.JID, typ stanza.PresenceType) error {
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	if err := sess.Send(ctx, stanza.Presence{To: to.Bare(), Type: typ}.Wrap(nil)); err != nil {
+		return fmt.Errorf("xmpp: send %s to %s: %w", typ, to, err)
+	}
+	return nil
+}
+
+// Subscribe asks a contact for permission to see their presence.
+func (c *Client) Subscribe(ctx context.Context, to jid.JID) error {
+	return c.sendPresenceType(ctx, to, stanza.SubscribePresence)
+}
+
+// Unsubscribe stops seeing a contact's presence.
+func (c *Client) Unsubscribe(ctx context.Context, to jid.JID) error {
+	return c.sendPresenceType(ctx, to, stanza.UnsubscribePresence)
+}
+
+// ApproveSubscription lets a contact who asked see the user's presence (or
+// pre-approves one who has not asked yet).
+func (c *Client) ApproveSubscription(ctx context.Context, to jid.JID) error {
+	return c.sendPresenceType(ctx, to, stanza.SubscribedPresence)
+}
+
+// DenySubscription refuses a request, or revokes a contact's permission to
+// see the user's presence.
+func (c *Client) DenySubscription(ctx context.Context, to jid.JID) error {
+	return c.sendPresenceType(ctx, to, stanza.UnsubscribedPresence)
+}
