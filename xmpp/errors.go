@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"magpie/xmpp/keyring"
 )
 
 // Errors a caller can branch on with errors.Is. The errors the client returns
@@ -21,7 +23,7 @@ var (
 	ErrNotConnected = errors.New("not connected")
 	// ErrKeyringUnavailable means the OS keyring could not be used (none
 	// running, locked, or timed out). It is distinct from "no password saved".
-	ErrKeyringUnavailable = errors.New("keyring unavailable")
+	ErrKeyringUnavailable = keyring.ErrUnavailable
 )
 
 // AuthError is the server's refusal of the credentials.
