@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"magpie/xmpp/internal/prosodytest"
+	"magpie/xmpp/prosodytest"
 )
 
 // recorder collects a client's events so a test can wait for one.
