@@ -1,0 +1,297 @@
+// Package cli is Magpie's headless front end: the subcommands that drive the
+// client core from a terminal or a script (login, logout, send, listen,
+// roster). It uses only the core, never the GUI.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"magpie/xmpp"
+	"magpie/xmpp/keyring"
+)
+
+// Exit statuses, part of the command line's contract with scripts.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitAuth        = 3
+	ExitUnreachable = 4
+	ExitCertificate = 5
+)
+
+// Env is what a command runs with; tests swap each part.
+type Env struct {
+	Stdin    io.Reader
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Keyring  keyring.Keyring
+	Accounts *xmpp.AccountStore
+	Version  string
+	// Interrupt is closed when the user asks the command to stop (Ctrl-C).
+	Interrupt <-chan struct{}
+}
+
+// IsCommand reports whether name is one of the subcommands.
+func IsCommand(name string) bool {
+	_, ok := commands[name]
+	return ok || name == "help" || name == "-h" || name == "--help" || name == "version" || name == "--version"
+}
+
+type command struct {
+	summary string
+	run     func(env *Env, args []string) int
+}
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"login":  {"check a password by signing in once, then keep it in the keyring", runLogin},
+		"logout": {"remove the stored password", runLogout},
+		"send":   {"send one chat message", runSend},
+		"listen": {"sign in and print every event until interrupted", runListen},
+		"roster": {"print the roster with groups, subscription and presence", runRoster},
+	}
+}
+
+// Run runs the subcommand in args[0] and returns the exit status.
+func Run(env *Env, args []string) int {
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "help", "-h", "--help":
+		usage(env.Stdout)
+		return ExitOK
+	case "version", "--version":
+		fmt.Fprintln(env.Stdout, "magpie", env.Version)
+		return ExitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "magpie: unknown command %q; run 'magpie help' for the list.\n", args[0])
+		return ExitUsage
+	}
+	return cmd.run(env, args[1:])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: magpie [COMMAND [FLAGS] [ARGS]]
+
+Without a command, Magpie opens its window. Commands:
+  login   --jid JID [conn flags] [--password-stdin]   `+commands["login"].summary+`
+  logout  --jid JID                                   `+commands["logout"].summary+`
+  send    --jid JID [conn flags] TO [TEXT...]         `+commands["send"].summary+` (TEXT from stdin when absent)
+  listen  --jid JID [conn flags] [--json] [--count N] `+commands["listen"].summary+`
+  roster  --jid JID [conn flags] [--json]             `+commands["roster"].summary+`
+  version                                             print the version
+
+Connection flags (saved by 'login', so later commands need only --jid):
+  --server HOST:PORT          connect here instead of looking up SRV records
+  --direct-tls                TLS from the first byte (XEP-0368) instead of STARTTLS
+  --trust-fingerprint SHA256  trust a certificate by its SHA-256 fingerprint (hex, colons optional)
+  --ca-file PEM               trust certificates signed by this CA as well as the system's
+  --resource NAME             the resource to bind
+  --password-stdin            read the password from the first line of standard input
+  --debug                     log what happens to standard error
+
+Exit status: 0 ok, 1 other error, 2 usage, 3 authentication failed,
+4 server unreachable, 5 certificate not trusted.
+`)
+}
+
+// connFlags are the flags every signing-in command takes.
+type connFlags struct {
+	jid           string
+	server        string
+	directTLS     bool
+	fingerprints  multiFlag
+	caFile        string
+	resource      string
+	passwordStdin bool
+	debug         bool
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func newFlagSet(env *Env, name string, cf *connFlags, withConn bool) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&cf.jid, "jid", "", "the account, user@domain")
+	if withConn {
+		fs.StringVar(&cf.server, "server", "", "HOST:PORT to connect to")
+		fs.BoolVar(&cf.directTLS, "direct-tls", false, "direct TLS instead of STARTTLS")
+		fs.Var(&cf.fingerprints, "trust-fingerprint", "SHA-256 fingerprint to trust (repeatable)")
+		fs.StringVar(&cf.caFile, "ca-file", "", "PEM file of CA certificates to trust")
+		fs.StringVar(&cf.resource, "resource", "", "resource to bind")
+		fs.BoolVar(&cf.passwordStdin, "password-stdin", false, "read the password from standard input")
+		fs.BoolVar(&cf.debug, "debug", false, "log to standard error")
+	}
+	return fs
+}
+
+// parse parses flags; the flag package prints what is wrong.
+func parse(fs *flag.FlagSet, args []string) bool {
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	return true
+}
+
+// account resolves --jid (or the only saved account) and merges the saved
+// connection settings with the flags; flags win.
+func (cf *connFlags) account(env *Env) (xmpp.AccountConfig, error) {
+	if cf.jid == "" {
+		list, err := env.Accounts.List()
+		if err != nil {
+			return xmpp.AccountConfig{}, err
+		}
+		if len(list) != 1 {
+			return xmpp.AccountConfig{}, usageError("--jid is required")
+		}
+		cf.jid = list[0].JID
+	}
+	j, err := jid.Parse(cf.jid)
+	if err != nil || j.Localpart() == "" {
+		return xmpp.AccountConfig{}, usageError(fmt.Sprintf("--jid %q is not an account (user@domain)", cf.jid))
+	}
+	cfg, _, err := env.Accounts.Get(j.Bare().String())
+	if err != nil {
+		return cfg, err
+	}
+	cfg.JID = j.Bare().String()
+	if cf.server != "" {
+		cfg.Server = cf.server
+	}
+	if cf.directTLS {
+		cfg.DirectTLS = true
+	}
+	for _, fp := range cf.fingerprints {
+		parsed, err := xmpp.ParseFingerprint(fp)
+		if err != nil {
+			return cfg, usageError("--trust-fingerprint: " + err.Error())
+		}
+		if !contains(cfg.Fingerprints, parsed) {
+			cfg.Fingerprints = append(cfg.Fingerprints, parsed)
+		}
+	}
+	if cf.caFile != "" {
+		cfg.CAFile = cf.caFile
+	}
+	if cf.resource != "" {
+		cfg.Resource = cf.resource
+	}
+	return cfg, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// password returns the password source: standard input when asked, else the
+// keyring.
+func (cf *connFlags) password(env *Env, account string) (func(context.Context) (string, error), error) {
+	if cf.passwordStdin {
+		pw, err := readLine(env.Stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read the password from standard input: %w", err)
+		}
+		return func(context.Context) (string, error) { return pw, nil }, nil
+	}
+	return keyring.NewStore(env.Keyring).PasswordFunc(account), nil
+}
+
+func readLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("standard input is empty")
+		}
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func (cf *connFlags) logger(env *Env) *slog.Logger {
+	if !cf.debug {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// newClient makes a client with the merged settings.
+func newClient(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(context.Context) (string, error), extra ...xmpp.Option) (*xmpp.Client, error) {
+	opts := append(cfg.Options(), xmpp.WithPassword(pw), xmpp.WithVersion(env.Version))
+	if l := cf.logger(env); l != nil {
+		opts = append(opts, xmpp.WithLogger(l))
+	}
+	return xmpp.New(cfg.JID, append(opts, extra...)...)
+}
+
+// connect makes a client and signs in.
+func connect(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(context.Context) (string, error), extra ...xmpp.Option) (*xmpp.Client, error) {
+	c, err := newClient(env, cf, cfg, pw, extra...)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// fail prints err as one plain sentence and returns the exit status for it.
+func fail(env *Env, account string, err error) int {
+	msg, code := describe(account, err)
+	fmt.Fprintln(env.Stderr, "magpie: "+msg)
+	return code
+}
+
+func describe(account string, err error) (string, int) {
+	var ue usageError
+	var ce *xmpp.CertificateError
+	var ae *xmpp.AuthError
+	switch {
+	case errors.As(err, &ue):
+		return string(ue) + "; run 'magpie help' for usage.", ExitUsage
+	case errors.As(err, &ce):
+		return fmt.Sprintf("the certificate of %s is not trusted (%v). If you trust it, run again with --trust-fingerprint %s",
+			ce.Domain, ce.Reason, xmpp.FormatFingerprint(ce.Fingerprint)), ExitCertificate
+	case errors.As(err, &ae):
+		return fmt.Sprintf("sign-in as %s failed: wrong user name or password (the server said %q).", account, ae.Condition), ExitAuth
+	case errors.Is(err, xmpp.ErrUnreachable):
+		return fmt.Sprintf("cannot reach the server for %s: %v.", account, err), ExitUnreachable
+	case errors.Is(err, keyring.ErrNotFound):
+		return fmt.Sprintf("no password is saved for %s; run 'magpie login --jid %s' first, or pass --password-stdin.", account, account), ExitError
+	case errors.Is(err, keyring.ErrUnavailable):
+		return fmt.Sprintf("the system keyring is unavailable (%v); pass --password-stdin instead.", err), ExitError
+	}
+	return strings.TrimSuffix(err.Error(), ".") + ".", ExitError
+}

@@ -1,0 +1,256 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gokeyring "github.com/zalando/go-keyring"
+	"mellium.im/xmpp/jid"
+
+	"magpie/xmpp"
+	"magpie/xmpp/keyring"
+	"magpie/xmpp/prosodytest"
+)
+
+// memKeyring answers like go-keyring, in memory. The real Secret Service is
+// exercised by the end-to-end test of the built binary (package main).
+type memKeyring struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (k *memKeyring) Get(service, user string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if p, ok := k.m[service+"/"+user]; ok {
+		return p, nil
+	}
+	return "", gokeyring.ErrNotFound
+}
+
+func (k *memKeyring) Set(service, user, password string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[service+"/"+user] = password
+	return nil
+}
+
+func (k *memKeyring) Delete(service, user string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.m[service+"/"+user]; !ok {
+		return gokeyring.ErrNotFound
+	}
+	delete(k.m, service+"/"+user)
+	return nil
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// harness runs commands in-process with one keyring and accounts file, as
+// one user's machine would have.
+type harness struct {
+	t        *testing.T
+	keyring  *memKeyring
+	accounts *xmpp.AccountStore
+}
+
+func newHarness(t *testing.T) *harness {
+	return &harness{t: t, keyring: &memKeyring{m: map[string]string{}},
+		accounts: xmpp.NewAccountStore(filepath.Join(t.TempDir(), "accounts.json"))}
+}
+
+func (h *harness) env(stdin string, stdout io.Writer, stderr io.Writer) *Env {
+	return &Env{Stdin: strings.NewReader(stdin), Stdout: stdout, Stderr: stderr,
+		Keyring: h.keyring, Accounts: h.accounts, Version: "test", Interrupt: make(chan struct{})}
+}
+
+func (h *harness) run(stdin string, args ...string) result {
+	var out, errOut bytes.Buffer
+	code := Run(h.env(stdin, &out, &errOut), args)
+	return result{code, out.String(), errOut.String()}
+}
+
+func (r result) expect(t *testing.T, code int, stderrHas string) {
+	t.Helper()
+	if r.code != code || !strings.Contains(r.stderr, stderrHas) {
+		t.Fatalf("exit %d, stderr %q, stdout %q; want exit %d with %q", r.code, r.stderr, r.stdout, code, stderrHas)
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	srv := prosodytest.Start(t, prosodytest.Options{})
+	alice := srv.AddUser(t, "alice", "alice-pw")
+	bob := srv.AddUser(t, "bob", "bob-pw")
+	h := newHarness(t)
+	conn := []string{"--server", srv.C2SAddr, "--trust-fingerprint", xmpp.FormatFingerprint(srv.Fingerprint)}
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := closed.Addr().String()
+	closed.Close()
+
+	// Failures first, each with its exit status and a plain sentence.
+	h.run("wrong\n", append([]string{"login", "--jid", alice, "--password-stdin"}, conn...)...).expect(t, ExitAuth, "wrong user name or password")
+	h.run("alice-pw\n", "login", "--jid", alice, "--password-stdin", "--server", srv.C2SAddr).
+		expect(t, ExitCertificate, "--trust-fingerprint "+xmpp.FormatFingerprint(srv.Fingerprint))
+	h.run("alice-pw\n", "login", "--jid", alice, "--password-stdin", "--server", deadAddr).expect(t, ExitUnreachable, "cannot reach the server")
+	h.run("", "send", "--jid", alice, "--server", srv.C2SAddr, bob, "hi").expect(t, ExitError, "no password is saved")
+	h.run("", "send", "--jid", alice).expect(t, ExitUsage, "needs a recipient")
+	h.run("", "frobnicate").expect(t, ExitUsage, "unknown command")
+	h.run("", "login", "--jid", "not a jid").expect(t, ExitUsage, "--jid")
+	if _, err := h.keyring.Get(keyring.Service, alice); err == nil {
+		t.Fatal("a failed login stored the password")
+	}
+
+	// A good login stores the password in the keyring and the settings in the
+	// accounts file, so later commands need only --jid.
+	r := h.run("alice-pw\n", append([]string{"login", "--jid", alice, "--password-stdin"}, conn...)...)
+	r.expect(t, ExitOK, "")
+	if pw, err := h.keyring.Get(keyring.Service, alice); pw != "alice-pw" || err != nil {
+		t.Fatalf("keyring after login: %q, %v", pw, err)
+	}
+	cfg, ok, err := h.accounts.Get(alice)
+	if !ok || err != nil || cfg.Server != srv.C2SAddr || len(cfg.Fingerprints) != 1 || cfg.Fingerprints[0] != srv.Fingerprint {
+		t.Fatalf("saved account = %+v, %v, %v", cfg, ok, err)
+	}
+
+	// bob listens (password on stdin, settings on the command line).
+	listenOut, listenW := io.Pipe()
+	var listenErr bytes.Buffer
+	listenDone := make(chan int, 1)
+	go func() {
+		env := h.env("bob-pw\n", listenW, &listenErr)
+		listenDone <- Run(env, append([]string{"listen", "--jid", bob, "--password-stdin", "--json", "--count", "2",
+			"--show", "away", "--status", "在开会"}, conn...))
+		listenW.Close()
+	}()
+	lines := make(chan map[string]any, 100)
+	go func() {
+		sc := bufio.NewScanner(listenOut)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Errorf("listen printed a line that is not JSON: %q", sc.Text())
+				continue
+			}
+			lines <- m
+		}
+		close(lines)
+	}()
+	next := func(want func(map[string]any) bool) map[string]any {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case m, ok := <-lines:
+				if !ok {
+					t.Fatalf("listen ended; stderr %q", listenErr.String())
+				}
+				if want(m) {
+					return m
+				}
+			case <-timeout:
+				t.Fatalf("listen printed nothing matching; stderr %q", listenErr.String())
+			}
+		}
+	}
+	next(func(m map[string]any) bool { return m["type"] == "state" && m["state"] == "online" })
+
+	// alice sends with only --jid: settings from the file, password from the keyring.
+	h.run("", "send", "--jid", alice, bob, "你好", "Bob!").expect(t, ExitOK, "")
+	got := next(func(m map[string]any) bool { return m["type"] == "message" })
+	if got["body"] != "你好 Bob!" || !strings.HasPrefix(got["from"].(string), alice+"/") || got["id"] == "" {
+		t.Fatalf("listen printed %v", got)
+	}
+	// The text can come from standard input too, e.g. from a script.
+	h.run("第二行\nline two\n", "send", "--jid", alice, bob).expect(t, ExitOK, "")
+	got = next(func(m map[string]any) bool { return m["type"] == "message" })
+	if got["body"] != "第二行\nline two" {
+		t.Fatalf("listen printed %v", got)
+	}
+	select {
+	case code := <-listenDone:
+		if code != ExitOK {
+			t.Fatalf("listen --count 2 exited %d: %s", code, listenErr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen --count 2 did not exit after two messages")
+	}
+
+	// A message to nobody is reported as not delivered.
+	h.run("", "send", "--jid", alice, "nobody@"+srv.Domain, "hello?").expect(t, ExitError, "not delivered")
+
+	// roster: bob becomes alice's contact with presence.
+	bobClient, err := xmpp.New(bob, xmpp.WithServer(srv.C2SAddr), xmpp.WithTrustedFingerprints(srv.Fingerprint),
+		xmpp.WithPassword(func(context.Context) (string, error) { return "bob-pw", nil }), xmpp.WithPresence(xmpp.ShowDND, "忙", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for e := range bobClient.Events() {
+			if req, ok := e.(xmpp.SubscriptionRequest); ok {
+				_ = bobClient.ApproveSubscription(context.Background(), req.From)
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bobClient.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer bobClient.Close()
+	aliceClient, err := xmpp.New(alice, append(cfg.Options(),
+		xmpp.WithPassword(func(context.Context) (string, error) { return "alice-pw", nil }), xmpp.WithoutPresence())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := aliceClient.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := aliceClient.AddContact(ctx, jid.MustParse(bob), "鲍勃", []string{"研发部"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ct, _ := aliceClient.Contact(jid.MustParse(bob))
+		if ct.Subscription == "to" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	aliceClient.Close()
+	r = h.run("", "roster", "--jid", alice, "--json")
+	r.expect(t, ExitOK, "")
+	var contact map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &contact); err != nil {
+		t.Fatalf("roster --json printed %q: %v", r.stdout, err)
+	}
+	if contact["jid"] != bob || contact["name"] != "鲍勃" || contact["subscription"] != "to" ||
+		contact["presence"] != "dnd" || contact["status"] != "忙" {
+		t.Fatalf("roster --json = %v", contact)
+	}
+	r = h.run("", "roster", "--jid", alice)
+	r.expect(t, ExitOK, "")
+	if !strings.Contains(r.stdout, "研发部") || !strings.Contains(r.stdout, "鲍勃") || !strings.Contains(r.stdout, "dnd") {
+		t.Fatalf("roster printed %q", r.stdout)
+	}
+
+	// logout forgets the password; a send then says so.
+	h.run("", "logout", "--jid", alice).expect(t, ExitOK, "")
+	if _, err := h.keyring.Get(keyring.Service, alice); err == nil {
+		t.Fatal("password still in the keyring after logout")
+	}
+	h.run("", "send", "--jid", alice, bob, "hi").expect(t, ExitError, "no password is saved")
+}

@@ -1,0 +1,331 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+	"mellium.im/xmpp/jid"
+
+	"magpie/xmpp"
+	"magpie/xmpp/keyring"
+)
+
+func runLogin(env *Env, args []string) int {
+	var cf connFlags
+	fs := newFlagSet(env, "login", &cf, true)
+	if !parse(fs, args) {
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		return fail(env, cf.jid, usageError("login takes no arguments besides flags"))
+	}
+	if cf.jid == "" {
+		return fail(env, "", usageError("--jid is required"))
+	}
+	cfg, err := cf.account(env)
+	if err != nil {
+		return fail(env, cf.jid, err)
+	}
+	var pw string
+	if cf.passwordStdin {
+		pw, err = readLine(env.Stdin)
+	} else {
+		pw, err = prompt(env, fmt.Sprintf("Password for %s: ", cfg.JID))
+	}
+	if err != nil {
+		return fail(env, cfg.JID, fmt.Errorf("read the password: %w", err))
+	}
+	if pw == "" {
+		return fail(env, cfg.JID, usageError("the password is empty"))
+	}
+	c, err := connect(env, &cf, cfg, func(context.Context) (string, error) { return pw, nil }, xmpp.WithoutPresence())
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := keyring.NewStore(env.Keyring).Save(ctx, cfg.JID, pw); err != nil {
+		return fail(env, cfg.JID, fmt.Errorf("signed in, but the password could not be saved: %w", err))
+	}
+	if err := env.Accounts.Save(cfg); err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	fmt.Fprintf(env.Stdout, "Signed in as %s; the password is saved in the system keyring.\n", cfg.JID)
+	return ExitOK
+}
+
+// prompt reads a password from the terminal without echo.
+func prompt(env *Env, text string) (string, error) {
+	f, ok := env.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", errors.New("standard input is not a terminal; use --password-stdin")
+	}
+	fmt.Fprint(env.Stderr, text)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(env.Stderr)
+	return string(b), err
+}
+
+func runLogout(env *Env, args []string) int {
+	var cf connFlags
+	fs := newFlagSet(env, "logout", &cf, false)
+	if !parse(fs, args) {
+		return ExitUsage
+	}
+	cfg, err := cf.account(env)
+	if err != nil {
+		return fail(env, cf.jid, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = keyring.NewStore(env.Keyring).Delete(ctx, cfg.JID)
+	switch {
+	case errors.Is(err, keyring.ErrNotFound):
+		fmt.Fprintf(env.Stdout, "No password was saved for %s.\n", cfg.JID)
+	case err != nil:
+		return fail(env, cfg.JID, err)
+	default:
+		fmt.Fprintf(env.Stdout, "Removed the saved password of %s.\n", cfg.JID)
+	}
+	return ExitOK
+}
+
+func runSend(env *Env, args []string) int {
+	var cf connFlags
+	fs := newFlagSet(env, "send", &cf, true)
+	if !parse(fs, args) {
+		return ExitUsage
+	}
+	if fs.NArg() < 1 {
+		return fail(env, cf.jid, usageError("send needs a recipient: magpie send --jid JID TO [TEXT...]"))
+	}
+	to, err := jid.Parse(fs.Arg(0))
+	if err != nil {
+		return fail(env, cf.jid, usageError(fmt.Sprintf("recipient %q is not a JID", fs.Arg(0))))
+	}
+	if cf.passwordStdin && fs.NArg() == 1 {
+		return fail(env, cf.jid, usageError("with --password-stdin the text must be given as arguments"))
+	}
+	cfg, err := cf.account(env)
+	if err != nil {
+		return fail(env, cf.jid, err)
+	}
+	body := strings.Join(fs.Args()[1:], " ")
+	pw, err := cf.password(env, cfg.JID)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	if fs.NArg() == 1 {
+		b, err := io.ReadAll(env.Stdin)
+		if err != nil {
+			return fail(env, cfg.JID, fmt.Errorf("read the text from standard input: %w", err))
+		}
+		body = strings.TrimRight(string(b), "\n")
+	}
+	if strings.TrimSpace(body) == "" {
+		return fail(env, cfg.JID, usageError("the message is empty"))
+	}
+	// No presence: a send must not take the offline messages meant for the
+	// user's other clients, nor flash the account online.
+	c, err := connect(env, &cf, cfg, pw, xmpp.WithoutPresence())
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id, err := c.SendMessage(ctx, to, body)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	// The server handles a stream in order: when it answers this ping it has
+	// taken the message, and a bounce for a local recipient is already here.
+	if err := c.Ping(ctx, jid.JID{}); err != nil {
+		return fail(env, cfg.JID, fmt.Errorf("the message may not have reached the server: %w", err))
+	}
+	// Close delivers every event queued so far, the bounce among them, and
+	// then ends the stream.
+	c.Close()
+	for e := range c.Events() {
+		if f, ok := e.(xmpp.MessageFailed); ok && f.ID == id {
+			return fail(env, cfg.JID, fmt.Errorf("the message to %s was not delivered: %v", to, f.Err))
+		}
+	}
+	return ExitOK
+}
+
+func runListen(env *Env, args []string) int {
+	var cf connFlags
+	fs := newFlagSet(env, "listen", &cf, true)
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	count := fs.Int("count", 0, "exit after this many messages (0: never)")
+	showFlag := fs.String("show", "available", "presence to show: available, away, xa, dnd, chat")
+	status := fs.String("status", "", "status message")
+	if !parse(fs, args) {
+		return ExitUsage
+	}
+	show, err := xmpp.ParseShow(*showFlag)
+	if err != nil {
+		return fail(env, cf.jid, usageError(err.Error()))
+	}
+	cfg, err := cf.account(env)
+	if err != nil {
+		return fail(env, cf.jid, err)
+	}
+	pw, err := cf.password(env, cfg.JID)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	out := newPrinter(env.Stdout, *asJSON)
+	c, err := newClient(env, &cf, cfg, pw, xmpp.WithPresence(show, *status, 0))
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	// Print events while connecting, so the state changes show too.
+	done := make(chan int, 1)
+	go func() {
+		messages := 0
+		for e := range c.Events() {
+			out.event(e)
+			switch e.(type) {
+			case xmpp.MessageReceived, xmpp.NormalMessageReceived, xmpp.HeadlineReceived:
+				messages++
+				if *count > 0 && messages >= *count {
+					done <- ExitOK
+					return
+				}
+			}
+		}
+		done <- ExitOK
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	err = c.Connect(ctx)
+	cancel()
+	if err != nil {
+		c.Close()
+		<-done
+		return fail(env, cfg.JID, err)
+	}
+	select {
+	case code := <-done:
+		c.Close()
+		return code
+	case <-env.Interrupt:
+		c.Close()
+		<-done
+		return ExitOK
+	}
+}
+
+func runRoster(env *Env, args []string) int {
+	var cf connFlags
+	fs := newFlagSet(env, "roster", &cf, true)
+	asJSON := fs.Bool("json", false, "one JSON object per contact and line")
+	if !parse(fs, args) {
+		return ExitUsage
+	}
+	cfg, err := cf.account(env)
+	if err != nil {
+		return fail(env, cf.jid, err)
+	}
+	pw, err := cf.password(env, cfg.JID)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	// Presence is needed to learn the contacts' presence; a negative priority
+	// keeps messages and offline storage going to the user's real clients.
+	c, err := connect(env, &cf, cfg, pw, xmpp.WithPresence(xmpp.ShowAvailable, "", -1))
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	defer c.Close()
+	contacts := c.Roster()
+	sort.Slice(contacts, func(i, j int) bool {
+		gi, gj := groupOf(contacts[i]), groupOf(contacts[j])
+		if gi != gj {
+			return gi < gj
+		}
+		return contacts[i].JID.String() < contacts[j].JID.String()
+	})
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		for _, ct := range contacts {
+			_ = enc.Encode(contactJSON(ct, presenceOf(c, ct)))
+		}
+		return ExitOK
+	}
+	if len(contacts) == 0 {
+		fmt.Fprintln(env.Stdout, "The roster is empty.")
+	}
+	group := "\x00"
+	for _, ct := range contacts {
+		if g := groupOf(ct); g != group {
+			group = g
+			fmt.Fprintf(env.Stdout, "%s\n", g)
+		}
+		p := presenceOf(c, ct)
+		line := fmt.Sprintf("  %-30s %-22s %-10s %s", ct.JID, displayName(ct), p.word, ct.Subscription)
+		if ct.Pending {
+			line += " (request pending)"
+		}
+		if p.status != "" {
+			line += "  “" + p.status + "”"
+		}
+		fmt.Fprintln(env.Stdout, strings.TrimRight(line, " "))
+	}
+	return ExitOK
+}
+
+func groupOf(ct xmpp.Contact) string {
+	if len(ct.Groups) == 0 {
+		return "Contacts"
+	}
+	g := append([]string(nil), ct.Groups...)
+	sort.Strings(g)
+	return strings.Join(g, ", ")
+}
+
+func displayName(ct xmpp.Contact) string {
+	if ct.Name != "" {
+		return ct.Name
+	}
+	return ct.JID.Localpart()
+}
+
+type presenceSummary struct {
+	word   string // offline, available, away, xa, dnd, chat
+	status string
+}
+
+func presenceOf(c *xmpp.Client, ct xmpp.Contact) presenceSummary {
+	p, ok := c.BestPresence(ct.JID)
+	if !ok {
+		return presenceSummary{word: "offline"}
+	}
+	word := string(p.Show)
+	if word == "" {
+		word = "available"
+	}
+	return presenceSummary{word: word, status: p.Status}
+}
+
+func contactJSON(ct xmpp.Contact, p presenceSummary) map[string]any {
+	groups := ct.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	return map[string]any{
+		"jid": ct.JID.String(), "name": ct.Name, "groups": groups,
+		"subscription": ct.Subscription, "pending": ct.Pending,
+		"presence": p.word, "status": p.status,
+	}
+}
