@@ -1,0 +1,51 @@
+// Magpie is a desktop instant messenger for companies whose office system
+// runs an XMPP server. Without arguments it opens the app; with a command it
+// drives the same client core from the terminal (see `magpie help`).
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"magpie/app"
+	"magpie/app/cli"
+	"magpie/xmpp"
+	"magpie/xmpp/keyring"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		app.Run(version)
+		return
+	}
+	os.Exit(runCommand(os.Args[1:]))
+}
+
+func runCommand(args []string) int {
+	accounts, err := xmpp.DefaultAccountStore()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "magpie:", err)
+		return cli.ExitError
+	}
+	interrupt := make(chan struct{})
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		close(interrupt)
+	}()
+	return cli.Run(&cli.Env{
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Keyring:   keyring.System(),
+		Accounts:  accounts,
+		Version:   version,
+		Interrupt: interrupt,
+	}, args)
+}

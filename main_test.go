@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"magpie/xmpp"
+	"magpie/xmpp/bustest"
+	"magpie/xmpp/keyring"
+	"magpie/xmpp/prosodytest"
+)
+
+// raceEnabled is set when the tests run with -race; the binary under test is
+// built the same way so the compiled packages come from the build cache.
+var raceEnabled bool
+
+const binEnv = "MAGPIE_E2E_BIN"
+
+// buildMagpie builds the real binary once, outside the private session (whose
+// fresh HOME would also mean a fresh, cold build cache).
+func buildMagpie(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "magpie")
+	args := []string{"build", "-o", bin, "-ldflags", "-X main.version=e2e"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type run struct {
+	code           int
+	stdout, stderr string
+}
+
+func magpie(t *testing.T, stdin string, args ...string) run {
+	t.Helper()
+	cmd := exec.Command(os.Getenv(binEnv), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return run{code, out.String(), errOut.String()}
+}
+
+// TestEndToEndCommandLine drives the built binary as a user would, with the
+// password in a real Secret Service (gnome-keyring on a private D-Bus) and a
+// real Prosody: login, listen, send, logout.
+func TestEndToEndCommandLine(t *testing.T) {
+	if os.Getenv(binEnv) == "" {
+		t.Setenv(binEnv, buildMagpie(t))
+	}
+	if !bustest.InPrivateSession(t, true) {
+		return
+	}
+	srv := prosodytest.Start(t, prosodytest.Options{})
+	alice := srv.AddUser(t, "alice", "alice-pw")
+	bob := srv.AddUser(t, "bob", "bob-pw")
+	conn := []string{"--server", srv.C2SAddr, "--trust-fingerprint", srv.Fingerprint}
+
+	if r := magpie(t, "", "version"); r.code != 0 || strings.TrimSpace(r.stdout) != "magpie e2e" {
+		t.Fatalf("version: %+v", r)
+	}
+	r := magpie(t, "alice-pw\n", "login", "--jid", alice, "--password-stdin", "--server", srv.C2SAddr)
+	if r.code != 5 || !strings.Contains(r.stderr, xmpp.FormatFingerprint(srv.Fingerprint)) {
+		t.Fatalf("login without pin: %+v", r)
+	}
+	r = magpie(t, "alice-pw\n", append([]string{"login", "--jid", alice, "--password-stdin"}, conn...)...)
+	if r.code != 0 {
+		t.Fatalf("login: %+v", r)
+	}
+	if pw, err := keyring.System().Get(keyring.Service, alice); pw != "alice-pw" || err != nil {
+		t.Fatalf("password in the Secret Service: %q, %v", pw, err)
+	}
+	settings, err := os.ReadFile(filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "magpie", "accounts.json"))
+	if err != nil || strings.Contains(string(settings), "alice-pw") || !strings.Contains(string(settings), srv.C2SAddr) {
+		t.Fatalf("accounts.json (%v): %s", err, settings)
+	}
+
+	listen := exec.Command(os.Getenv(binEnv), append([]string{"listen", "--jid", bob, "--password-stdin", "--json", "--count", "1"}, conn...)...)
+	listen.Stdin = strings.NewReader("bob-pw\n")
+	var listenErr bytes.Buffer
+	listen.Stderr = &listenErr
+	stdout, err := listen.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listen.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = listen.Process.Kill() })
+	lines := make(chan map[string]any, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				lines <- m
+			}
+		}
+		close(lines)
+	}()
+	await := func(match func(map[string]any) bool) map[string]any {
+		t.Helper()
+		timeout := time.After(15 * time.Second)
+		for {
+			select {
+			case m, ok := <-lines:
+				if !ok {
+					t.Fatalf("listen ended early: %s", listenErr.String())
+				}
+				if match(m) {
+					return m
+				}
+			case <-timeout:
+				t.Fatalf("listen printed nothing matching: %s", listenErr.String())
+			}
+		}
+	}
+	await(func(m map[string]any) bool { return m["type"] == "state" && m["state"] == "online" })
+
+	// Only --jid: the server, the pin and the password come from what login saved.
+	if r := magpie(t, "", "send", "--jid", alice, bob, "你好，鲍勃 👋"); r.code != 0 {
+		t.Fatalf("send: %+v", r)
+	}
+	msg := await(func(m map[string]any) bool { return m["type"] == "message" })
+	if msg["body"] != "你好，鲍勃 👋" || !strings.HasPrefix(msg["from"].(string), alice+"/") {
+		t.Fatalf("listen got %v", msg)
+	}
+	done := make(chan error, 1)
+	go func() { done <- listen.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("listen --count 1: %v: %s", err, listenErr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("listen --count 1 did not exit")
+	}
+
+	if r := magpie(t, "", "logout", "--jid", alice); r.code != 0 {
+		t.Fatalf("logout: %+v", r)
+	}
+	if r := magpie(t, "", "send", "--jid", alice, bob, "again"); r.code != 1 || !strings.Contains(r.stderr, "no password is saved") {
+		t.Fatalf("send after logout: %+v", r)
+	}
+}
