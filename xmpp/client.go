@@ -211,6 +211,17 @@ func (c *Client) LocalAddr() jid.JID {
 	return c.link.sess.LocalAddr()
 }
 
+// Mechanism returns the SASL mechanism of the current session (e.g.
+// "SCRAM-SHA-1-PLUS"), or "" while offline.
+func (c *Client) Mechanism() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.link == nil {
+		return ""
+	}
+	return c.link.mechanism
+}
+
 func (c *Client) setState(s State, err error, retryIn time.Duration) {
 	c.mu.Lock()
 	c.state = s

@@ -26,10 +26,11 @@ import (
 
 // link is one negotiated session and its socket.
 type link struct {
-	sess *mxmpp.Session
-	conn *activityConn
-	done chan struct{} // closed when Serve has returned
-	err  error         // why Serve returned; read after done
+	sess      *mxmpp.Session
+	mechanism string // the SASL mechanism that signed in
+	conn      *activityConn
+	done      chan struct{} // closed when Serve has returned
+	err       error         // why Serve returned; read after done
 }
 
 // activityConn records when bytes last arrived, so the keep-alive pings only
@@ -227,7 +228,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 	}
 	c.log.Info("signed in", "jid", sess.LocalAddr().String(), "server", addr, "mechanism", usedMech)
 	conn.lastRead.Store(time.Now().UnixNano())
-	return &link{sess: sess, conn: conn, done: make(chan struct{})}, nil
+	return &link{sess: sess, conn: conn, mechanism: usedMech, done: make(chan struct{})}, nil
 }
 
 // bindRequested is the client side of resource binding (RFC 6120 §7),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -40,10 +41,23 @@ func record(c *Client) *recorder {
 // matches, or fails the test after timeout.
 func waitFor[T Event](t *testing.T, r *recorder, timeout time.Duration, match func(T) bool) T {
 	t.Helper()
+	return waitFrom(t, r, 0, timeout, match)
+}
+
+// mark returns the position of the next event, for waitFrom.
+func (r *recorder) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+// waitFrom is waitFor over the events recorded since mark.
+func waitFrom[T Event](t *testing.T, r *recorder, mark int, timeout time.Duration, match func(T) bool) T {
+	t.Helper()
 	deadline := time.After(timeout)
 	for {
 		r.mu.Lock()
-		for _, e := range r.events {
+		for _, e := range r.events[mark:] {
 			if ev, ok := e.(T); ok && match(ev) {
 				r.mu.Unlock()
 				return ev
@@ -64,6 +78,11 @@ func waitFor[T Event](t *testing.T, r *recorder, timeout time.Duration, match fu
 func startProsody(t *testing.T) *prosodytest.Server {
 	t.Helper()
 	return prosodytest.Start(t, prosodytest.Options{})
+}
+
+func startProsodyWith(t *testing.T, extraConfig string) *prosodytest.Server {
+	t.Helper()
+	return prosodytest.Start(t, prosodytest.Options{ExtraConfig: extraConfig})
 }
 
 // testOptions connects to the test server by address and trusts its
@@ -176,3 +195,5 @@ func (p *freezeProxy) Addr() string { return p.ln.Addr().String() }
 // new (new connections work again after Thaw).
 func (p *freezeProxy) Freeze() { p.mu.Lock(); p.frozen = true; p.mu.Unlock() }
 func (p *freezeProxy) Thaw()   { p.mu.Lock(); p.frozen = false; p.mu.Unlock() }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

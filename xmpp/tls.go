@@ -12,11 +12,15 @@ import (
 )
 
 // ParseFingerprint accepts a SHA-256 fingerprint as hex, with or without
-// colons or spaces and in either case (as `openssl x509 -fingerprint -sha256`
-// prints it), and returns it as 64 lowercase hex digits.
+// colons or spaces, in either case, and with openssl's "sha256
+// Fingerprint=" label (`openssl x509 -noout -fingerprint -sha256` output can
+// be pasted whole), and returns it as 64 lowercase hex digits.
 func ParseFingerprint(s string) (string, error) {
-	clean := strings.NewReplacer(":", "", " ", "", "-", "").Replace(strings.TrimSpace(s))
-	clean = strings.TrimPrefix(strings.ToLower(clean), "sha256=")
+	clean := s
+	if i := strings.LastIndexByte(clean, '='); i >= 0 { // "sha256 Fingerprint=AB:CD:..." as openssl prints it
+		clean = clean[i+1:]
+	}
+	clean = strings.ToLower(strings.NewReplacer(":", "", " ", "", "-", "", "\n", "", "\t", "").Replace(strings.TrimSpace(clean)))
 	b, err := hex.DecodeString(clean)
 	if err != nil || len(b) != sha256.Size {
 		return "", fmt.Errorf("not a SHA-256 fingerprint (64 hex digits): %q", s)
