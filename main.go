@@ -20,7 +20,10 @@ var version = "dev"
 
 func main() {
 	if len(os.Args) < 2 {
-		app.Run(version)
+		if err := app.Run(version); err != nil {
+			fmt.Fprintln(os.Stderr, "magpie:", err)
+			os.Exit(cli.ExitError)
+		}
 		return
 	}
 	os.Exit(runCommand(os.Args[1:]))

@@ -78,6 +78,11 @@ func TestEndToEndCommandLine(t *testing.T) {
 	if r := magpie(t, "", "version"); r.code != 0 || strings.TrimSpace(r.stdout) != "magpie e2e" {
 		t.Fatalf("version: %+v", r)
 	}
+	// Without a display (the private session has none) the app says so
+	// instead of panicking in GLFW.
+	if r := magpie(t, ""); r.code != 1 || !strings.Contains(r.stderr, "no graphical display") || strings.Contains(r.stderr, "panic") {
+		t.Fatalf("no display: %+v", r)
+	}
 	r := magpie(t, "alice-pw\n", "login", "--jid", alice, "--password-stdin", "--server", srv.C2SAddr)
 	if r.code != 5 || !strings.Contains(r.stderr, xmpp.FormatFingerprint(srv.Fingerprint)) {
 		t.Fatalf("login without pin: %+v", r)
@@ -153,6 +158,37 @@ func TestEndToEndCommandLine(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("listen --count 1 did not exit")
+	}
+
+	// listen runs until interrupted; Ctrl-C (SIGINT) signs out and exits 0.
+	interrupted := exec.Command(os.Getenv(binEnv), "listen", "--jid", alice, "--json")
+	intOut, err := interrupted.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := interrupted.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = interrupted.Process.Kill() })
+	intLines := bufio.NewScanner(intOut)
+	for intLines.Scan() && !strings.Contains(intLines.Text(), `"state":"online"`) {
+	}
+	if err := interrupted.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for intLines.Scan() {
+		last = intLines.Text()
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- interrupted.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil || !strings.Contains(last, `"state":"offline"`) {
+			t.Fatalf("listen after Ctrl-C: %v; last line %q", err, last)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("listen did not exit on Ctrl-C")
 	}
 
 	if r := magpie(t, "", "logout", "--jid", alice); r.code != 0 {

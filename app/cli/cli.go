@@ -212,6 +212,16 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
+// credentials resolves the account and its password source in one step.
+func (cf *connFlags) credentials(env *Env) (xmpp.AccountConfig, func(context.Context) (string, error), error) {
+	cfg, err := cf.account(env)
+	if err != nil {
+		return cfg, nil, err
+	}
+	pw, err := cf.password(env, cfg.JID)
+	return cfg, pw, err
+}
+
 // password returns the password source: standard input when asked, else the
 // keyring.
 func (cf *connFlags) password(env *Env, account string) (func(context.Context) (string, error), error) {

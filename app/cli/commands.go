@@ -115,15 +115,11 @@ func runSend(env *Env, args []string) int {
 	if cf.passwordStdin && fs.NArg() == 1 {
 		return fail(env, cf.jid, usageError("with --password-stdin the text must be given as arguments"))
 	}
-	cfg, err := cf.account(env)
+	cfg, pw, err := cf.credentials(env)
 	if err != nil {
 		return fail(env, cf.jid, err)
 	}
 	body := strings.Join(fs.Args()[1:], " ")
-	pw, err := cf.password(env, cfg.JID)
-	if err != nil {
-		return fail(env, cfg.JID, err)
-	}
 	if fs.NArg() == 1 {
 		b, err := io.ReadAll(env.Stdin)
 		if err != nil {
@@ -177,13 +173,9 @@ func runListen(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cf.jid, usageError(err.Error()))
 	}
-	cfg, err := cf.account(env)
+	cfg, pw, err := cf.credentials(env)
 	if err != nil {
 		return fail(env, cf.jid, err)
-	}
-	pw, err := cf.password(env, cfg.JID)
-	if err != nil {
-		return fail(env, cfg.JID, err)
 	}
 	out := newPrinter(env.Stdout, *asJSON)
 	c, err := newClient(env, &cf, cfg, pw, xmpp.WithPresence(show, *status, 0))
@@ -233,13 +225,9 @@ func runRoster(env *Env, args []string) int {
 	if !parse(fs, args) {
 		return ExitUsage
 	}
-	cfg, err := cf.account(env)
+	cfg, pw, err := cf.credentials(env)
 	if err != nil {
 		return fail(env, cf.jid, err)
-	}
-	pw, err := cf.password(env, cfg.JID)
-	if err != nil {
-		return fail(env, cfg.JID, err)
 	}
 	// Presence is needed to learn the contacts' presence; a negative priority
 	// keeps messages and offline storage going to the user's real clients.
