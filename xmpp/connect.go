@@ -85,10 +85,6 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		_ = l.conn.Close()
 		close(l.done)
 	}()
-	c.mu.Lock()
-	c.link = l
-	c.mu.Unlock()
-
 	if err := c.fetchRoster(ctx, l.sess); err != nil {
 		c.events.push(ErrorOccurred{Err: err})
 	}
@@ -108,6 +104,10 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		_ = l.conn.Close()
 		return nil, fmt.Errorf("xmpp: first ping: %w", err)
 	}
+	// Only a session that is fully up is published to the methods.
+	c.mu.Lock()
+	c.link = l
+	c.mu.Unlock()
 	c.setState(Online, nil, 0)
 	return l, nil
 }

@@ -297,7 +297,8 @@ func describe(account string, err error) (string, int) {
 	case errors.As(err, &ae):
 		return fmt.Sprintf("sign-in as %s failed: wrong user name or password (the server said %q).", account, ae.Condition), ExitAuth
 	case errors.Is(err, xmpp.ErrUnreachable):
-		return fmt.Sprintf("cannot reach the server for %s: %v.", account, err), ExitUnreachable
+		detail := strings.TrimPrefix(err.Error(), xmpp.ErrUnreachable.Error()+": ")
+		return fmt.Sprintf("cannot reach the server for %s (%s); check the network and --server.", account, detail), ExitUnreachable
 	case errors.Is(err, keyring.ErrNotFound):
 		return fmt.Sprintf("no password is saved for %s; run 'magpie login --jid %s' first, or pass --password-stdin.", account, account), ExitError
 	case errors.Is(err, keyring.ErrUnavailable):
