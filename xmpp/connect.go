@@ -37,10 +37,14 @@ type link struct {
 // a quiet link.
 type activityConn struct {
 	net.Conn
-	lastRead atomic.Int64
+	lastRead    atomic.Int64
+	negotiating atomic.Bool // until the session is up: ACK at once (see quickAck)
 }
 
 func (c *activityConn) Read(p []byte) (int, error) {
+	if c.negotiating.Load() {
+		quickAck(c.Conn)
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.lastRead.Store(time.Now().UnixNano())
@@ -228,6 +232,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 	}
 	c.log.Info("signed in", "jid", sess.LocalAddr().String(), "server", addr, "mechanism", usedMech)
 	conn.lastRead.Store(time.Now().UnixNano())
+	conn.negotiating.Store(false)
 	return &link{sess: sess, conn: conn, mechanism: usedMech, done: make(chan struct{})}, nil
 }
 
@@ -318,7 +323,9 @@ func (c *Client) dial(ctx context.Context) (*activityConn, string, error) {
 	for _, addr := range addrs {
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
-			return &activityConn{Conn: conn}, addr, nil
+			ac := &activityConn{Conn: conn}
+			ac.negotiating.Store(true)
+			return ac, addr, nil
 		}
 		lastErr = err
 	}
