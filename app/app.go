@@ -9,10 +9,11 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
-	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/widget"
+	"fyne.io/fyne/v2/lang"
 
 	"magpie/assets"
+	"magpie/xmpp"
+	"magpie/xmpp/keyring"
 )
 
 // ID is the application ID; Fyne keys preferences and storage on it.
@@ -23,20 +24,29 @@ const ID = "im.magpie.Magpie"
 var ErrNoDisplay = errors.New("no graphical display: DISPLAY and WAYLAND_DISPLAY are not set (the commands work without one: magpie help)")
 
 // Run opens the desktop app and returns when it quits.
-//
-// Until the windows of the desktop app land, it shows a window that points
-// to the command line, which already drives the full client core.
 func Run(version string) error {
 	if needsDisplay() && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return ErrNoDisplay
 	}
+	accounts, err := xmpp.DefaultAccountStore()
+	if err != nil {
+		return err
+	}
 	a := fyneapp.NewWithID(ID)
-	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	w := a.NewWindow("Magpie")
-	w.SetContent(container.NewPadded(newPlaceholder(version)))
-	w.Resize(fyne.NewSize(420, 200))
-	w.ShowAndRun()
+	setUp(a)
+	c := newController(a, version, accounts, keyring.NewStore(keyring.System()))
+	c.start()
+	a.Run()
+	c.shutdown()
 	return nil
+}
+
+// setUp gives the app its icon and translations.
+func setUp(a fyne.App) {
+	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
+	if err := lang.AddTranslationsFS(assets.Translations, "translations"); err != nil {
+		fyne.LogError("load translations", err)
+	}
 }
 
 // needsDisplay reports whether windows need an X11 or Wayland display, as on
@@ -47,11 +57,4 @@ func needsDisplay() bool {
 		return false
 	}
 	return true
-}
-
-func newPlaceholder(version string) fyne.CanvasObject {
-	title := widget.NewLabelWithStyle("Magpie "+version, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
-	body := widget.NewLabel("The desktop windows are on their way.\nMeanwhile the command line signs in, chats and lists the roster:\n\n    magpie help")
-	body.Wrapping = fyne.TextWrapWord
-	return container.NewVBox(title, body)
 }

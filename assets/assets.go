@@ -3,7 +3,7 @@
 package assets
 
 import (
-	_ "embed"
+	"embed"
 )
 
 // Icon is the application icon, a 512×512 PNG.
@@ -15,3 +15,10 @@ var Icon []byte
 //
 //go:embed im.magpie.Magpie.desktop
 var DesktopEntry []byte
+
+// Translations holds the app's strings per language (en.json, zh-Hans.json),
+// in the format of Fyne's lang package; zh-Hans also translates Fyne's own
+// buttons and dialogs.
+//
+//go:embed translations
+var Translations embed.FS

@@ -1,0 +1,310 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/widget"
+	"mellium.im/xmpp/jid"
+
+	"magpie/xmpp"
+	"magpie/xmpp/keyring"
+)
+
+// Preference keys: settings that are not secret (conventions, rule 7).
+const (
+	prefLastAccount = "account.last"
+	prefAutoSignIn  = "account.auto"
+	prefRemember    = "account.remember"
+)
+
+// signInTimeout bounds a sign-in attempt, so the form never spins forever.
+const signInTimeout = 45 * time.Second
+
+// controller owns the windows and the client. Connection state decides what
+// shows: signed out, the login window; signed in, the main window. All of
+// its methods run on Fyne's goroutine; background work comes back through
+// fyne.Do.
+type controller struct {
+	app      fyne.App
+	version  string
+	accounts *xmpp.AccountStore
+	secrets  *keyring.Store
+
+	loginWin     fyne.Window
+	login        *loginForm
+	cancelSignIn context.CancelFunc
+
+	client  *xmpp.Client
+	account xmpp.AccountConfig
+	main    *mainWindow
+	chats   *chatWindows
+}
+
+func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secrets *keyring.Store) *controller {
+	return &controller{app: a, version: version, accounts: accounts, secrets: secrets}
+}
+
+// start signs in directly when the last account (or the only one, e.g. set
+// up with `magpie login`) has a remembered password; otherwise it shows the
+// login window.
+func (c *controller) start() {
+	cfg, ok := c.lastAccount()
+	if !ok || !c.app.Preferences().BoolWithFallback(prefAutoSignIn, true) {
+		c.showLogin(cfg, "")
+		return
+	}
+	c.showLogin(cfg, "")
+	c.beginSignIn(cfg, c.secrets.PasswordFunc(cfg.JID), nil)
+}
+
+func (c *controller) lastAccount() (xmpp.AccountConfig, bool) {
+	last := c.app.Preferences().String(prefLastAccount)
+	list, err := c.accounts.List()
+	if err != nil {
+		fyne.LogError("read accounts", err)
+		return xmpp.AccountConfig{JID: last}, false
+	}
+	for _, a := range list {
+		if a.JID == last || (last == "" && len(list) == 1) {
+			return a, true
+		}
+	}
+	return xmpp.AccountConfig{JID: last}, false
+}
+
+func (c *controller) showLogin(cfg xmpp.AccountConfig, message string) {
+	if c.loginWin == nil {
+		domain := ""
+		if j, err := jid.Parse(cfg.JID); err == nil {
+			domain = j.Domainpart()
+		}
+		c.login = newLoginForm(domain, c.onLoginSubmit, c.onLoginCancel)
+		c.loginWin = c.app.NewWindow(lang.L("Sign in to Magpie"))
+		c.loginWin.SetContent(container.NewPadded(c.login.Object()))
+		c.loginWin.Resize(fyne.NewSize(420, 0))
+		c.loginWin.SetOnClosed(func() { c.loginWin = nil })
+	}
+	prefs := c.app.Preferences()
+	c.login.Fill(cfg.JID, cfg.Server, cfg.DirectTLS, prefs.BoolWithFallback(prefRemember, true), prefs.BoolWithFallback(prefAutoSignIn, true))
+	c.login.ShowError(message)
+	c.loginWin.Show()
+	c.loginWin.CenterOnScreen()
+}
+
+func (c *controller) onLoginSubmit(req loginRequest) {
+	cfg, _, _ := c.accounts.Get(req.Account)
+	cfg.JID = req.Account
+	cfg.Server, cfg.DirectTLS = req.Server, req.DirectTLS
+	password := req.Password
+	c.beginSignIn(cfg, func(context.Context) (string, error) { return password, nil }, &req)
+}
+
+func (c *controller) onLoginCancel() {
+	if c.cancelSignIn != nil {
+		c.cancelSignIn()
+	}
+}
+
+// beginSignIn connects off the UI thread; req is nil for an automatic
+// sign-in with the remembered password.
+func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.Context) (string, error), req *loginRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), signInTimeout)
+	c.cancelSignIn = cancel
+	c.login.SetBusy(true)
+	version := c.version
+	go func() {
+		defer cancel()
+		client, err := xmpp.New(cfg.JID, append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version))...)
+		if err == nil {
+			if err = client.Connect(ctx); err != nil {
+				client.Close()
+			}
+		}
+		if ctx.Err() == context.Canceled {
+			err = context.Canceled
+		}
+		fyne.Do(func() { c.signInDone(client, cfg, password, req, err) })
+	}()
+}
+
+func (c *controller) signInDone(client *xmpp.Client, cfg xmpp.AccountConfig, password func(context.Context) (string, error), req *loginRequest, err error) {
+	c.cancelSignIn = nil
+	c.login.SetBusy(false)
+	var certErr *xmpp.CertificateError
+	switch {
+	case errors.Is(err, context.Canceled):
+		c.login.ShowError("")
+		return
+	case errors.As(err, &certErr):
+		c.askTrust(cfg, certErr, func(pinned xmpp.AccountConfig) { c.beginSignIn(pinned, password, req) })
+		return
+	case err != nil:
+		c.login.ShowError(describeError(err))
+		return
+	}
+	c.signedIn(client, cfg, req)
+}
+
+// askTrust shows the certificate the server presented and lets the user pin
+// it. A certificate that replaces one pinned earlier is announced loudly:
+// that is what an interception looks like.
+func (c *controller) askTrust(cfg xmpp.AccountConfig, ce *xmpp.CertificateError, retry func(xmpp.AccountConfig)) {
+	fp := widget.NewEntry()
+	fp.SetText(xmpp.FormatFingerprint(ce.Fingerprint))
+	fp.TextStyle = fyne.TextStyle{Monospace: true}
+	fp.Wrapping = fyne.TextWrapBreak
+	fp.MultiLine = true
+	fp.Disable() // selectable and copyable, not editable
+	title := lang.L("Untrusted certificate")
+	text := lang.L("The server {{.Server}} presented a certificate that this computer does not trust ({{.Reason}}). Compare its SHA-256 fingerprint with the one your IT department gives you. Trust it only if they match.",
+		map[string]any{"Server": ce.Domain, "Reason": ce.Reason})
+	confirm := lang.L("Trust this certificate")
+	if len(cfg.Fingerprints) > 0 {
+		title = lang.L("Warning: the server's certificate has changed")
+		text = lang.L("The certificate of {{.Server}} is not the one you trusted before. Someone may be intercepting the connection. Do not continue unless your IT department confirms the new fingerprint below.",
+			map[string]any{"Server": ce.Domain})
+		confirm = lang.L("Trust the new certificate")
+	}
+	body := &widget.Label{Text: text, Wrapping: fyne.TextWrapWord}
+	d := dialog.NewCustomConfirm(title, confirm, lang.L("Cancel"),
+		container.NewVBox(body, widget.NewLabel(lang.L("SHA-256 fingerprint:")), fp),
+		func(trust bool) {
+			if !trust {
+				c.login.ShowError(lang.L("Not signed in: the server's certificate is not trusted."))
+				return
+			}
+			cfg.Fingerprints = append(cfg.Fingerprints, ce.Fingerprint)
+			retry(cfg)
+		}, c.loginWin)
+	d.Resize(fyne.NewSize(520, 0))
+	d.Show()
+}
+
+// signedIn stores what is to be remembered and switches to the main window.
+func (c *controller) signedIn(client *xmpp.Client, cfg xmpp.AccountConfig, req *loginRequest) {
+	c.client, c.account = client, cfg
+	prefs := c.app.Preferences()
+	prefs.SetString(prefLastAccount, cfg.JID)
+	if err := c.accounts.Save(cfg); err != nil {
+		fyne.LogError("save account", err)
+	}
+	c.main = newMainWindow(c)
+	c.chats = newChatWindows(c)
+	c.main.win.Show()
+	if c.loginWin != nil {
+		c.loginWin.Hide()
+	}
+	go c.pump(client)
+	if req == nil {
+		return
+	}
+	prefs.SetBool(prefRemember, req.Remember)
+	prefs.SetBool(prefAutoSignIn, req.Auto)
+	secrets, account, password := c.secrets, cfg.JID, req.Password
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var err error
+		if req.Remember {
+			err = secrets.Save(ctx, account, password)
+		} else if derr := secrets.Delete(ctx, account); derr != nil && !errors.Is(derr, keyring.ErrNotFound) {
+			err = derr
+		}
+		if err != nil {
+			fyne.Do(func() {
+				dialog.ShowInformation(lang.L("Password not remembered"),
+					lang.L("You are signed in, but the system keyring is unavailable, so Magpie cannot remember the password and will ask for it next time. ({{.Error}})",
+						map[string]any{"Error": err}), c.main.win)
+			})
+		}
+	}()
+}
+
+// pump is the one goroutine that hands core events to the UI.
+func (c *controller) pump(client *xmpp.Client) {
+	for e := range client.Events() {
+		fyne.Do(func() {
+			if c.client == client {
+				c.handle(e)
+			}
+		})
+	}
+}
+
+func (c *controller) handle(e xmpp.Event) {
+	switch e := e.(type) {
+	case xmpp.StateChanged:
+		c.main.setState(e)
+		if e.State == xmpp.Offline && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate)) {
+			c.signOut(describeError(e.Err))
+		}
+	case xmpp.RosterUpdated:
+		if e.Full {
+			c.main.roster.SetContacts(e.Contacts)
+		} else {
+			c.main.roster.UpdateContacts(e.Contacts)
+		}
+	case xmpp.PresenceChanged:
+		bare := e.From.Bare()
+		best, online := c.client.BestPresence(bare)
+		c.main.roster.SetPresence(bare, best, online)
+		c.chats.presenceChanged(bare, best, online)
+	case xmpp.MessageReceived:
+		c.chats.received(e.Message)
+	case xmpp.MessageFailed:
+		c.chats.failed(e.ID, e.Err)
+	case xmpp.SubscriptionRequest:
+		c.main.askSubscription(e.From, e.Status)
+	}
+}
+
+// signOut ends the session and returns to the login window.
+func (c *controller) signOut(message string) {
+	client := c.client
+	c.client = nil
+	if client != nil {
+		go client.Close()
+	}
+	if c.chats != nil {
+		c.chats.close()
+	}
+	if c.main != nil {
+		c.main.win.Close()
+		c.main = nil
+	}
+	c.showLogin(c.account, message)
+}
+
+// shutdown signs out cleanly when the app quits.
+func (c *controller) shutdown() {
+	if c.client != nil {
+		c.client.Close()
+	}
+}
+
+// describeError says in plain words what went wrong with a sign-in.
+func describeError(err error) string {
+	var ae *xmpp.AuthError
+	switch {
+	case errors.As(err, &ae):
+		return lang.L("Wrong user name or password.")
+	case errors.Is(err, xmpp.ErrUnreachable):
+		detail := strings.TrimPrefix(err.Error(), xmpp.ErrUnreachable.Error()+": ")
+		return lang.L("Cannot reach the server ({{.Detail}}). Check the network connection, or the server under Advanced.", map[string]any{"Detail": detail})
+	case errors.Is(err, keyring.ErrNotFound):
+		return lang.L("Enter your password to sign in.")
+	case errors.Is(err, keyring.ErrUnavailable):
+		return lang.L("The system keyring is unavailable, so the saved password cannot be read. Enter the password to sign in without it.")
+	case errors.Is(err, context.DeadlineExceeded):
+		return lang.L("The server did not answer in time. Try again later.")
+	}
+	return lang.L("Could not sign in: {{.Error}}", map[string]any{"Error": fmt.Sprint(err)})
+}

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/widget"
+	"mellium.im/xmpp/jid"
+
+	"magpie/xmpp"
+)
+
+// mainWindow is the contacts window: who I am, my status, the connection
+// state, and the roster.
+type mainWindow struct {
+	c      *controller
+	win    fyne.Window
+	roster *rosterView
+	show   *widget.Select
+	status *widget.Entry
+	state  *widget.Label
+	// retryAt is when the next reconnect attempt is due, for the countdown.
+	retryAt time.Time
+	ticker  *time.Ticker
+}
+
+// statusChoices maps the selector's entries to presence; "Invisible" signs
+// the presence off without leaving.
+func statusChoices() []string {
+	return []string{lang.L("Available"), lang.L("Away"), lang.L("Do not disturb")}
+}
+
+func showFor(choice string) xmpp.Show {
+	switch choice {
+	case lang.L("Away"):
+		return xmpp.ShowAway
+	case lang.L("Do not disturb"):
+		return xmpp.ShowDND
+	}
+	return xmpp.ShowAvailable
+}
+
+func newMainWindow(c *controller) *mainWindow {
+	m := &mainWindow{c: c, win: c.app.NewWindow("Magpie")}
+	m.roster = newRosterView(c.openChat)
+	m.state = &widget.Label{Text: lang.L("Connecting…"), TextStyle: fyne.TextStyle{Italic: true}}
+	m.status = &widget.Entry{PlaceHolder: lang.L("What are you doing?")}
+	m.show = widget.NewSelect(statusChoices(), nil)
+	m.show.SetSelectedIndex(0)
+	m.show.OnChanged = func(string) { m.applyStatus() }
+	m.status.OnSubmitted = func(string) { m.applyStatus() }
+	me := widget.NewLabelWithStyle(c.account.JID, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	top := container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status), m.state)
+	m.win.SetContent(container.NewBorder(top, nil, nil, nil, m.roster.Object()))
+	m.win.SetMainMenu(fyne.NewMainMenu(
+		fyne.NewMenu("Magpie",
+			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
+			fyne.NewMenuItem(lang.L("Sign out"), func() { c.signOut("") }),
+		),
+		fyne.NewMenu(lang.L("Help"), fyne.NewMenuItem(lang.L("About Magpie"), func() {
+			dialog.ShowInformation(lang.L("About Magpie"), "Magpie "+c.version, m.win)
+		})),
+	))
+	m.win.Resize(fyne.NewSize(340, 640))
+	return m
+}
+
+// applyStatus sends the chosen presence off the UI thread.
+func (m *mainWindow) applyStatus() {
+	client, show, status := m.c.client, showFor(m.show.Selected), m.status.Text
+	if client == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := client.SetPresence(ctx, show, status); err != nil {
+			fyne.LogError("set presence", err) // kept by the core and sent on reconnect
+		}
+	}()
+}
+
+// setState shows the connection state, counting down to the next attempt
+// while reconnecting.
+func (m *mainWindow) setState(e xmpp.StateChanged) {
+	if m.ticker != nil {
+		m.ticker.Stop()
+		m.ticker = nil
+	}
+	switch e.State {
+	case xmpp.Online:
+		m.state.SetText(lang.L("Online"))
+	case xmpp.Connecting:
+		m.state.SetText(lang.L("Connecting…"))
+	case xmpp.Reconnecting:
+		m.retryAt = time.Now().Add(e.RetryIn)
+		m.showRetry()
+		m.ticker = time.NewTicker(time.Second)
+		ticker := m.ticker
+		go func() {
+			for range ticker.C {
+				fyne.Do(m.showRetry)
+			}
+		}()
+	case xmpp.Offline:
+		text := lang.L("Offline")
+		if e.Err != nil {
+			text = lang.L("Offline: {{.Reason}}", map[string]any{"Reason": describeError(e.Err)})
+		}
+		m.state.SetText(text)
+	}
+}
+
+func (m *mainWindow) showRetry() {
+	secs := int(time.Until(m.retryAt).Round(time.Second) / time.Second)
+	m.state.SetText(lang.L("Connection lost; reconnecting in {{.Seconds}} s", map[string]any{"Seconds": max(secs, 0)}))
+}
+
+// askSubscription prompts for an incoming subscription request.
+func (m *mainWindow) askSubscription(from jid.JID, status string) {
+	text := lang.L("{{.Who}} wants to add you as a contact and see when you are online.", map[string]any{"Who": from.String()})
+	if status != "" {
+		text += "\n“" + status + "”"
+	}
+	client := m.c.client
+	dialog.ShowConfirm(lang.L("Contact request"), text, func(ok bool) {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var err error
+			if ok {
+				if err = client.ApproveSubscription(ctx, from); err == nil {
+					if _, in := client.Contact(from); !in {
+						err = client.AddContact(ctx, from, "", nil)
+					}
+				}
+			} else {
+				err = client.DenySubscription(ctx, from)
+			}
+			if err != nil {
+				fyne.Do(func() { dialog.ShowError(err, m.win) })
+			}
+		}()
+	}, m.win)
+}
+
+// addContact asks for a JID, a name and a group, and adds the contact.
+func (m *mainWindow) addContact() {
+	address := &widget.Entry{PlaceHolder: "lisi@company.example"}
+	name := widget.NewEntry()
+	group := widget.NewEntry()
+	client := m.c.client
+	dialog.ShowForm(lang.L("Add contact"), lang.L("Add"), lang.L("Cancel"), []*widget.FormItem{
+		widget.NewFormItem(lang.L("Address"), address),
+		widget.NewFormItem(lang.L("Name"), name),
+		widget.NewFormItem(lang.L("Group"), group),
+	}, func(ok bool) {
+		if !ok {
+			return
+		}
+		j, err := jid.Parse(address.Text)
+		if err != nil || j.Localpart() == "" {
+			dialog.ShowError(err, m.win)
+			return
+		}
+		var groups []string
+		if group.Text != "" {
+			groups = []string{group.Text}
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := client.AddContact(ctx, j, name.Text, groups); err != nil {
+				fyne.Do(func() { dialog.ShowError(err, m.win) })
+			}
+		}()
+	}, m.win)
+}
