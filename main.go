@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"magpie/app"
 	"magpie/app/cli"
@@ -41,6 +42,14 @@ func runCommand(args []string) int {
 	go func() {
 		<-signals
 		close(interrupt)
+		// Commands stop on their own (listen signs out first); one blocked
+		// in a read that cannot be interrupted (a password prompt, standard
+		// input) is ended after a grace period, or by a second Ctrl-C.
+		select {
+		case <-signals:
+		case <-time.After(5 * time.Second):
+		}
+		os.Exit(cli.ExitInterrupted)
 	}()
 	return cli.Run(&cli.Env{
 		Stdin:     os.Stdin,

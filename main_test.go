@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +191,37 @@ func TestEndToEndCommandLine(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("listen did not exit on Ctrl-C")
+	}
+
+	// Ctrl-C also stops a sign-in that hangs on a silent server, at once.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			conn, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+		}
+	}()
+	stuck := exec.Command(os.Getenv(binEnv), "send", "--jid", alice, "--server", silent.Addr().String(), "--password-stdin", bob, "hello")
+	stuck.Stdin = strings.NewReader("x\n")
+	var stuckErr bytes.Buffer
+	stuck.Stderr = &stuckErr
+	if err := stuck.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	sentAt := time.Now()
+	_ = stuck.Process.Signal(os.Interrupt)
+	err = stuck.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || time.Since(sentAt) > 3*time.Second || !strings.Contains(stuckErr.String(), "interrupted") {
+		t.Fatalf("send interrupted during sign-in: %v after %v; stderr %q", err, time.Since(sentAt), stuckErr.String())
 	}
 
 	if r := magpie(t, "", "logout", "--jid", alice); r.code != 0 {

@@ -33,11 +33,13 @@ type Client struct {
 	noPlus     bool // channel binding failed once with this server: skip -PLUS
 	cancelLoop context.CancelFunc
 	loopDone   chan struct{}
-	roster     map[string]Contact             // by bare JID
-	presences  map[string]map[string]Presence // bare JID -> resource -> presence
-	ownShow    Show
-	ownStatus  string
-	ownPrio    int8
+	// cancelConnect stops a Connect under way (Close calls it).
+	cancelConnect context.CancelFunc
+	roster        map[string]Contact             // by bare JID
+	presences     map[string]map[string]Presence // bare JID -> resource -> presence
+	ownShow       Show
+	ownStatus     string
+	ownPrio       int8
 
 	handler   *stanzaHandler
 	closeOnce sync.Once
@@ -239,17 +241,24 @@ func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return errors.New("xmpp: client is closed")
+		return errClosed
 	}
 	if c.running {
 		c.mu.Unlock()
 		return errors.New("xmpp: already connected")
 	}
 	c.running = true
+	// Close cancels a sign-in under way.
+	ctx, cancelConnect := context.WithCancel(ctx)
+	defer cancelConnect()
+	c.cancelConnect = cancelConnect
 	c.mu.Unlock()
 
 	c.setState(Connecting, nil, 0)
 	l, err := c.establish(ctx)
+	c.mu.Lock()
+	c.cancelConnect = nil
+	c.mu.Unlock()
 	if err != nil {
 		c.mu.Lock()
 		c.running = false
@@ -259,12 +268,6 @@ func (c *Client) Connect(ctx context.Context) error {
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	c.mu.Lock()
-	if c.closed { // Close ran while we were signing in
-		c.mu.Unlock()
-		cancel()
-		c.signOff(l)
-		return errors.New("xmpp: client is closed")
-	}
 	c.cancelLoop = cancel
 	c.loopDone = make(chan struct{})
 	done := c.loopDone
@@ -369,6 +372,9 @@ func (c *Client) Close() error {
 		c.mu.Lock()
 		c.closed = true
 		cancel, done := c.cancelLoop, c.loopDone
+		if c.cancelConnect != nil {
+			c.cancelConnect()
+		}
 		c.mu.Unlock()
 		if cancel != nil {
 			cancel()
@@ -415,6 +421,9 @@ func (c *Client) session() (*mxmpp.Session, error) {
 	}
 	return c.link.sess, nil
 }
+
+// errClosed is returned by a sign-in that Close overtook.
+var errClosed = errors.New("xmpp: client is closed")
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -21,6 +21,7 @@ import (
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/ping"
 	"mellium.im/xmpp/stanza"
+	"mellium.im/xmpp/stream"
 	"mellium.im/xmpp/version"
 )
 
@@ -39,6 +40,7 @@ type activityConn struct {
 	net.Conn
 	lastRead    atomic.Int64
 	negotiating atomic.Bool // until the session is up: ACK at once (see quickAck)
+	readFailed  atomic.Bool // the socket failed (EOF, reset, deadline): the link is gone
 }
 
 func (c *activityConn) Read(p []byte) (int, error) {
@@ -49,7 +51,33 @@ func (c *activityConn) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.lastRead.Store(time.Now().UnixNano())
 	}
+	if err != nil {
+		c.readFailed.Store(true)
+	}
 	return n, err
+}
+
+// bound makes reads and writes on conn fail once ctx ends. mellium's own
+// handling sets a past deadline and clears it at once, which a read already
+// blocked can miss: a silent server then held a sign-in forever.
+func bound(ctx context.Context, conn net.Conn) (release func()) {
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			_ = conn.SetDeadline(time.Unix(1, 0))
+		case <-stop:
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		_ = conn.SetDeadline(time.Time{})
+	}
 }
 
 func (c *activityConn) quietFor() time.Duration {
@@ -71,17 +99,27 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	if errors.As(err, &pf) {
 		// The server offered channel binding but the exchange failed (e.g. it
 		// lacks the binding type our TLS version needs). Retry once without
-		// -PLUS and remember that for reconnects.
+		// -PLUS; only if that works is it remembered for reconnects, so a
+		// mistyped password does not switch channel binding off for good.
 		c.log.Info("SASL with channel binding failed; retrying without", "mechanism", pf.mechanism, "err", pf.err)
-		c.mu.Lock()
-		c.noPlus = true
-		c.mu.Unlock()
 		l, err = c.negotiate(ctx, password, false)
 		if errors.As(err, &pf) {
 			err = pf.err
 		}
+		if err == nil {
+			c.mu.Lock()
+			c.noPlus = true
+			c.mu.Unlock()
+		}
 	}
 	if err != nil {
+		return nil, err
+	}
+	// abort gives up a session that did not come fully up.
+	abort := func(err error) (*link, error) {
+		_ = l.conn.Close()
+		<-l.done
+		c.dropLink(l)
 		return nil, err
 	}
 	go func() {
@@ -97,19 +135,24 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		show, status, prio := c.ownShow, c.ownStatus, c.ownPrio
 		c.mu.Unlock()
 		if err := l.sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
-			_ = l.conn.Close()
-			return nil, fmt.Errorf("xmpp: send initial presence: %w", err)
+			return abort(fmt.Errorf("xmpp: send initial presence: %w", err))
 		}
 	}
 	// A server handles one stream's stanzas in order: once it answers this
 	// ping it has processed the presence, so messages sent to us from now on
 	// are routed to this session and not to offline storage.
 	if err := ping.Send(ctx, l.sess, c.account.Domain()); err != nil {
-		_ = l.conn.Close()
-		return nil, fmt.Errorf("xmpp: first ping: %w", err)
+		return abort(fmt.Errorf("xmpp: first ping: %w", err))
 	}
-	// Only a session that is fully up is published to the methods.
+	// Only a session that is fully up is published to the methods, and none
+	// after Close.
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.signOff(l)
+		c.dropLink(l)
+		return nil, errClosed
+	}
 	c.link = l
 	c.mu.Unlock()
 	c.setState(Online, nil, 0)
@@ -166,6 +209,8 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 		return nil, err
 	}
 
+	release := bound(ctx, conn)
+	defer release()
 	var rw net.Conn = conn
 	var state mxmpp.SessionState
 	if c.opts.directTLS {
@@ -210,22 +255,36 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 		track(mxmpp.SASL("", password, mechs...), "sasl"),
 		track(bindRequested(origin), "bind"),
 	)
-	sess, err := mxmpp.NewSession(ctx, c.account.Domain(), origin, rw, state,
+	// bound owns the socket's deadlines: mellium's own watcher would clear
+	// them again on cancellation (a race that left reads blocked), so it is
+	// given a context that never ends.
+	sess, err := mxmpp.NewSession(context.WithoutCancel(ctx), c.account.Domain(), origin, rw, state,
 		mxmpp.NewNegotiator(func(*mxmpp.Session, *mxmpp.StreamConfig) mxmpp.StreamConfig {
 			return mxmpp.StreamConfig{Features: features}
 		}))
 	if err != nil {
+		var se stream.Error
 		switch {
 		case certErr != nil:
 			return fail(certErr)
-		case phase == "sasl" && !isNetworkError(err):
+		case ctx.Err() != nil:
+			return fail(fmt.Errorf("xmpp: sign-in to %s stopped during %s: %w", addr, phase, ctx.Err()))
+		case conn.readFailed.Load() || isNetworkError(err):
+			// The connection broke (the server closed it, a reset, a
+			// timeout): retrying later can help, so it is "unreachable".
+			return fail(fmt.Errorf("%w: %s closed the connection during %s: %v", ErrUnreachable, addr, phase, err))
+		case errors.As(err, &se):
+			return fail(fmt.Errorf("xmpp: the server ended the stream during %s: %w", phase, err))
+		case phase == "sasl" && strings.Contains(err.Error(), "no matching SASL mechanisms"):
+			return fail(fmt.Errorf("xmpp: %s offers no sign-in method Magpie supports (SCRAM or PLAIN)", addr))
+		case phase == "sasl":
+			// The server refused the credentials (<failure/>), or the SCRAM
+			// exchange with it failed.
 			authErr := &AuthError{Condition: err.Error()}
 			if strings.HasSuffix(usedMech, "-PLUS") {
 				return fail(&plusFailure{mechanism: usedMech, err: authErr})
 			}
 			return fail(authErr)
-		case isNetworkError(err) && (phase == "stream" || phase == "tls"):
-			return fail(fmt.Errorf("%w: %s closed the connection during %s negotiation: %v", ErrUnreachable, addr, phase, err))
 		default:
 			return fail(fmt.Errorf("xmpp: %s negotiation with %s: %w", phase, addr, err))
 		}

@@ -30,6 +30,7 @@ type fakeServer struct {
 	fingerprint string
 	mu          sync.Mutex
 	attempts    []string // SASL mechanisms the client chose, in order
+	current     net.Conn // the connection being served (one client at a time)
 }
 
 func (f *fakeServer) record(name string) {
@@ -45,6 +46,12 @@ func (f *fakeServer) tried() []string {
 }
 
 func startFakeServer(t *testing.T, password string) *fakeServer {
+	return startFakeServerHook(t, password, nil)
+}
+
+// startFakeServerHook is startFakeServer where onPlain, when set, runs on
+// the client's PLAIN exchange with the raw socket (e.g. to drop it).
+func startFakeServerHook(t *testing.T, password string, onPlain func(net.Conn)) *fakeServer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -82,6 +89,12 @@ func startFakeServer(t *testing.T, password string) *fakeServer {
 	plainNext := plain.Next
 	plain.Next = func(n *sasl.Negotiator, challenge []byte, data interface{}) (bool, []byte, interface{}, error) {
 		f.record("PLAIN")
+		if onPlain != nil {
+			f.mu.Lock()
+			c := f.current
+			f.mu.Unlock()
+			onPlain(c)
+		}
 		return plainNext(n, challenge, data)
 	}
 	allow := func(n *sasl.Negotiator) bool {
@@ -96,6 +109,9 @@ func startFakeServer(t *testing.T, password string) *fakeServer {
 			}
 			go func() {
 				defer conn.Close()
+				f.mu.Lock()
+				f.current = conn
+				f.mu.Unlock()
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				sess, err := mxmpp.ReceiveSession(ctx, conn, 0, mxmpp.NewNegotiator(func(*mxmpp.Session, *mxmpp.StreamConfig) mxmpp.StreamConfig {
@@ -157,5 +173,111 @@ func TestSignInChannelBinding(t *testing.T) {
 	c, _ := online(t, srv, "alice")
 	if got := c.Mechanism(); got != "SCRAM-SHA-1-PLUS" {
 		t.Fatalf("mechanism = %q, want SCRAM-SHA-1-PLUS", got)
+	}
+}
+
+// TestDroppedDuringSignIn: a connection lost in the middle of SASL is
+// "unreachable" (retrying helps), never "wrong password".
+func TestDroppedDuringSignIn(t *testing.T) {
+	t.Parallel()
+	srv := startFakeServerHook(t, "secret", func(c net.Conn) { c.Close() })
+	c, err := New("alice@fake.test", WithServer(srv.addr), WithTrustedFingerprints(srv.fingerprint),
+		WithPassword(func(context.Context) (string, error) { return "secret", nil }), WithoutPresence())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Connect(ctxT(t))
+	if errors.Is(err, ErrAuth) || !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("Connect = %v, want ErrUnreachable and not ErrAuth", err)
+	}
+}
+
+// TestSilentServerDeadline: a server that accepts and never speaks must not
+// hold Connect past its context.
+func TestSilentServerDeadline(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // held open, silent, until the test ends
+		}
+	}()
+	c, err := New("alice@fake.test", WithServer(ln.Addr().String()),
+		WithPassword(func(context.Context) (string, error) { return "x", nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = c.Connect(ctx)
+	if took := time.Since(start); err == nil || took > 3*time.Second {
+		t.Fatalf("Connect = %v after %v; want an error soon after the 0.5 s deadline", err, took)
+	}
+	if errors.Is(err, ErrAuth) {
+		t.Fatalf("a silent server reported as wrong password: %v", err)
+	}
+}
+
+// TestCloseDuringConnect: Close while signing in stops the sign-in and
+// leaves the client offline.
+func TestCloseDuringConnect(t *testing.T) {
+	t.Parallel()
+	srv := startProsody(t)
+	account := srv.AddUser(t, "alice", "alice-pw")
+	var c *Client
+	closed := make(chan struct{})
+	c, err := New(account, WithServer(srv.C2SAddr), WithTrustedFingerprints(srv.Fingerprint),
+		WithPassword(func(context.Context) (string, error) {
+			go func() { c.Close(); close(closed) }()
+			<-closed // the user quit while the password was being fetched
+			return "alice-pw", nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctxT(t)); err == nil {
+		t.Fatal("Connect succeeded after Close")
+	}
+	if c.State() != Offline {
+		t.Fatalf("state = %v after Close during Connect", c.State())
+	}
+	if _, err := c.SendMessage(ctxT(t), c.Account(), "x"); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("SendMessage = %v, want ErrNotConnected", err)
+	}
+}
+
+// TestWrongPasswordKeepsChannelBinding: a mistyped password on a server with
+// channel binding must not switch -PLUS off for the next attempt.
+func TestWrongPasswordKeepsChannelBinding(t *testing.T) {
+	t.Parallel()
+	srv := startProsodyWith(t, `c2s_ssl = { protocol = "tlsv1_2" }`)
+	account := srv.AddUser(t, "alice", "alice-pw")
+	password := "typo"
+	c, err := New(account, WithServer(srv.C2SAddr), WithTrustedFingerprints(srv.Fingerprint),
+		WithPassword(func(context.Context) (string, error) { return password, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Connect(ctxT(t)); !errors.Is(err, ErrAuth) {
+		t.Fatalf("Connect with a typo = %v, want ErrAuth", err)
+	}
+	password = "alice-pw"
+	if err := c.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Mechanism(); got != "SCRAM-SHA-1-PLUS" {
+		t.Fatalf("after a typo the client signed in with %q, want SCRAM-SHA-1-PLUS", got)
 	}
 }

@@ -77,9 +77,18 @@ func pickText(texts []wireText, lang string) string {
 	return texts[0].Text
 }
 
+// sender parses a stanza's from. mellium blanks a from equal to the own bare
+// JID (the server, PEP, carbons), so empty means the own account.
+func (c *Client) sender(from string) (jid.JID, error) {
+	if from == "" {
+		return c.account, nil
+	}
+	return jid.Parse(from)
+}
+
 // onMessage translates an incoming message into an event.
 func (c *Client) onMessage(w wireMessage) {
-	from, err := jid.Parse(w.From)
+	from, err := c.sender(w.From)
 	if err != nil {
 		c.log.Debug("message with bad from", "from", w.From)
 		return

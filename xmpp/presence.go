@@ -69,7 +69,7 @@ type wirePresence struct {
 // onPresence translates an incoming presence stanza: availability updates the
 // per-resource table, subscription stanzas become events.
 func (c *Client) onPresence(p wirePresence) {
-	from, err := jid.Parse(p.From)
+	from, err := c.sender(p.From)
 	if err != nil {
 		c.log.Debug("presence with bad from", "from", p.From)
 		return

@@ -28,6 +28,8 @@ const (
 	ExitAuth        = 3
 	ExitUnreachable = 4
 	ExitCertificate = 5
+	// ExitInterrupted is the shell's status for a command stopped by Ctrl-C.
+	ExitInterrupted = 130
 )
 
 // Env is what a command runs with; tests swap each part.
@@ -40,6 +42,8 @@ type Env struct {
 	Version  string
 	// Interrupt is closed when the user asks the command to stop (Ctrl-C).
 	Interrupt <-chan struct{}
+
+	ctx context.Context // canceled when Interrupt closes
 }
 
 // IsCommand reports whether name is one of the subcommands.
@@ -84,6 +88,16 @@ func Run(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "magpie: unknown command %q; run 'magpie help' for the list.\n", args[0])
 		return ExitUsage
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env.ctx = ctx
+	go func() {
+		select {
+		case <-env.Interrupt:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	return cmd.run(env, args[1:])
 }
 
@@ -268,7 +282,7 @@ func connect(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(context.Co
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	ctx, cancel := context.WithTimeout(env.ctx, 45*time.Second)
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		c.Close()
@@ -289,6 +303,8 @@ func describe(account string, err error) (string, int) {
 	var ce *xmpp.CertificateError
 	var ae *xmpp.AuthError
 	switch {
+	case errors.Is(err, context.Canceled):
+		return "interrupted.", ExitInterrupted
 	case errors.As(err, &ue):
 		return string(ue) + "; run 'magpie help' for usage.", ExitUsage
 	case errors.As(err, &ce):

@@ -254,3 +254,37 @@ func TestCommandLine(t *testing.T) {
 	}
 	h.run("", "send", "--jid", alice, bob, "hi").expect(t, ExitError, "no password is saved")
 }
+
+// TestListenEndsWhenThePasswordChanges: when the password changes while
+// listening, the reconnect after a server restart is refused and listen
+// exits with the authentication status instead of waiting forever.
+func TestListenEndsWhenThePasswordChanges(t *testing.T) {
+	srv := prosodytest.Start(t, prosodytest.Options{})
+	bob := srv.AddUser(t, "bob", "bob-pw")
+	h := newHarness(t)
+	out, w := io.Pipe()
+	var errOut bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- Run(h.env("bob-pw\n", w, &errOut), []string{"listen", "--jid", bob, "--password-stdin", "--json",
+			"--server", srv.C2SAddr, "--trust-fingerprint", srv.Fingerprint})
+		w.Close()
+	}()
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"state":"online"`) {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	srv.AddUser(t, "bob", "changed-by-IT") // overwrites the account: a new password
+	srv.Restart(t)
+	select {
+	case c := <-code:
+		if c != ExitAuth || !strings.Contains(errOut.String(), "wrong user name or password") {
+			t.Fatalf("listen exited %d: %q", c, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("listen still running after the password change; stderr %q", errOut.String())
+	}
+}

@@ -51,7 +51,7 @@ func runLogin(env *Env, args []string) int {
 		return fail(env, cfg.JID, err)
 	}
 	c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(env.ctx, 20*time.Second)
 	defer cancel()
 	if err := keyring.NewStore(env.Keyring).Save(ctx, cfg.JID, pw); err != nil {
 		return fail(env, cfg.JID, fmt.Errorf("signed in, but the password could not be saved: %w", err))
@@ -85,7 +85,7 @@ func runLogout(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cf.jid, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(env.ctx, 20*time.Second)
 	defer cancel()
 	err = keyring.NewStore(env.Keyring).Delete(ctx, cfg.JID)
 	switch {
@@ -137,7 +137,7 @@ func runSend(env *Env, args []string) int {
 		return fail(env, cfg.JID, err)
 	}
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(env.ctx, 30*time.Second)
 	defer cancel()
 	id, err := c.SendMessage(ctx, to, body)
 	if err != nil {
@@ -182,13 +182,23 @@ func runListen(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cfg.JID, err)
 	}
-	// Print events while connecting, so the state changes show too.
+	// Print events while connecting, so the state changes show too. The
+	// printer ends listen after --count messages, or with the error when the
+	// client gives up reconnecting (a changed password or certificate).
 	done := make(chan int, 1)
 	go func() {
-		messages := 0
+		messages, online := 0, false
 		for e := range c.Events() {
 			out.event(e)
-			switch e.(type) {
+			switch e := e.(type) {
+			case xmpp.StateChanged:
+				if e.State == xmpp.Online {
+					online = true
+				}
+				if online && e.State == xmpp.Offline && e.Err != nil {
+					done <- fail(env, cfg.JID, e.Err)
+					return
+				}
 			case xmpp.MessageReceived, xmpp.NormalMessageReceived, xmpp.HeadlineReceived:
 				messages++
 				if *count > 0 && messages >= *count {
@@ -199,22 +209,21 @@ func runListen(env *Env, args []string) int {
 		}
 		done <- ExitOK
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	ctx, cancel := context.WithTimeout(env.ctx, 45*time.Second)
 	err = c.Connect(ctx)
 	cancel()
 	if err != nil {
 		c.Close()
-		<-done
 		return fail(env, cfg.JID, err)
 	}
 	select {
 	case code := <-done:
 		c.Close()
 		return code
-	case <-env.Interrupt:
+	case <-env.ctx.Done():
 		c.Close()
-		<-done
-		return ExitOK
+		<-done        // print what Close reported, down to "offline"
+		return ExitOK // Ctrl-C is how listen is meant to end
 	}
 }
 
