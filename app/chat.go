@@ -170,6 +170,10 @@ func (v *chatView) Object() fyne.CanvasObject { return v.root }
 // Entry is the message entry, for the window to focus.
 func (v *chatView) Entry() fyne.Focusable { return v.entry }
 
+// Active reports whether the user is in this chat: its entry has the
+// keyboard focus in the focused window. Notifications are skipped then.
+func (v *chatView) Active() bool { return v.entry.active }
+
 // Draft is the text typed but not sent yet.
 func (v *chatView) Draft() string { return v.entry.Text }
 
@@ -293,6 +297,7 @@ func (s *listSizer) Layout(objects []fyne.CanvasObject, size fyne.Size) {
 type composeEntry struct {
 	widget.Entry
 	onEnter func()
+	active  bool // see FocusGained
 	// shift is whether Shift is held, from KeyDown/KeyUp, for drivers that
 	// cannot be asked (the test driver is one).
 	shift bool
@@ -346,7 +351,16 @@ func (e *composeEntry) KeyUp(key *fyne.KeyEvent) {
 // FocusLost forgets Shift: its release may go to another window.
 func (e *composeEntry) FocusLost() {
 	e.shift = false
+	e.active = false
 	e.Entry.FocusLost()
+}
+
+// FocusGained records that the user is in this chat. Fyne also calls it
+// (and FocusLost) when the window itself gains or loses the focus, so
+// active means: this chat's entry has the keyboard in the focused window.
+func (e *composeEntry) FocusGained() {
+	e.active = true
+	e.Entry.FocusGained()
 }
 
 // shiftHeld asks the desktop driver, which knows the modifiers of the key

@@ -103,6 +103,7 @@ func (w *chatWindows) markRead(item *container.TabItem) {
 			}
 		}
 	}
+	w.c.tray.setUnread(w.unreadTotal())
 }
 
 func (w *chatWindows) setHeader(t *chatTab, p xmpp.Presence, online bool) {
@@ -132,12 +133,23 @@ func (w *chatWindows) received(m xmpp.Message) {
 	bare := m.From.Bare()
 	t := w.open(bare, false)
 	t.view.Append(chatMessage{ID: m.ID, Sender: w.displayName(bare), Time: m.Time, Body: m.Body, State: stateReceived})
-	if w.tabs.Selected() != t.item {
+	reading := w.c.foreground && w.tabs.Selected() == t.item && t.view.Active()
+	if !reading {
 		t.unread++
 		if w.c.main != nil {
 			w.c.main.roster.SetUnread(bare, t.unread)
 		}
+		w.c.tray.setUnread(w.unreadTotal())
 	}
+	w.c.notifyMessage(w.displayName(bare), m, reading)
+}
+
+func (w *chatWindows) unreadTotal() int {
+	n := 0
+	for _, t := range w.chats {
+		n += t.unread
+	}
+	return n
 }
 
 // send shows the message at once as sending, and sends it off the UI thread.

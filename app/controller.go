@@ -23,6 +23,8 @@ const (
 	prefLastAccount = "account.last"
 	prefAutoSignIn  = "account.auto"
 	prefRemember    = "account.remember"
+	// prefTrayHintShown records that the hide-to-tray hint was given once.
+	prefTrayHintShown = "hint.tray"
 )
 
 // signInTimeout bounds a sign-in attempt, so the form never spins forever.
@@ -46,6 +48,9 @@ type controller struct {
 	account xmpp.AccountConfig
 	main    *mainWindow
 	chats   *chatWindows
+	tray    *tray
+	// foreground is whether one of Magpie's windows has the focus.
+	foreground bool
 }
 
 func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secrets *keyring.Store) *controller {
@@ -56,6 +61,13 @@ func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secr
 // up with `magpie login`) has a remembered password; otherwise it shows the
 // login window.
 func (c *controller) start() {
+	c.app.Lifecycle().SetOnEnteredForeground(func() {
+		c.foreground = true
+		if c.chats != nil && c.chats.tabs != nil {
+			c.chats.markRead(c.chats.tabs.Selected()) // the user is looking at it now
+		}
+	})
+	c.app.Lifecycle().SetOnExitedForeground(func() { c.foreground = false })
 	cfg, ok := c.lastAccount()
 	if !ok || !c.app.Preferences().BoolWithFallback(prefAutoSignIn, true) {
 		c.showLogin(cfg, "")
@@ -198,6 +210,9 @@ func (c *controller) signedIn(client *xmpp.Client, cfg xmpp.AccountConfig, req *
 	}
 	c.main = newMainWindow(c)
 	c.chats = newChatWindows(c)
+	if c.tray == nil {
+		c.tray = newTray(c)
+	}
 	c.main.win.Show()
 	if c.loginWin != nil {
 		c.loginWin.Hide()
@@ -266,6 +281,16 @@ func (c *controller) handle(e xmpp.Event) {
 	}
 }
 
+// showMain brings the main window (or, signed out, the login window) up.
+func (c *controller) showMain() {
+	if c.main == nil {
+		c.showLogin(c.account, "")
+		return
+	}
+	c.main.win.Show()
+	c.main.win.RequestFocus()
+}
+
 // signOut ends the session and returns to the login window.
 func (c *controller) signOut(message string) {
 	client := c.client
@@ -277,9 +302,11 @@ func (c *controller) signOut(message string) {
 		c.chats.close()
 	}
 	if c.main != nil {
+		c.main.win.SetCloseIntercept(nil)
 		c.main.win.Close()
 		c.main = nil
 	}
+	c.tray.setUnread(0)
 	c.showLogin(c.account, message)
 }
 

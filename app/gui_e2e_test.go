@@ -178,10 +178,55 @@ func TestGUISignsInAndReceives(t *testing.T) {
 	time.Sleep(time.Second)
 	screenshot(t, display, filepath.Join(shots, "contacts.png"))
 
+	// Watch the session bus for desktop notifications.
+	monitor := exec.Command("dbus-monitor", "--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
+	monitorOut, err := monitor.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := monitor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = monitor.Process.Kill(); _ = monitor.Wait() })
+	notified := make(chan string, 16)
+	go func() {
+		// dbus-monitor prints a header line per message, then its arguments
+		// indented; Notify's last argument is the int32 timeout.
+		sc := bufio.NewScanner(monitorOut)
+		var call strings.Builder
+		inNotify := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, " ") { // a new message
+				inNotify = strings.HasPrefix(line, "method call") && strings.Contains(line, "member=Notify")
+				call.Reset()
+			}
+			if !inNotify {
+				continue
+			}
+			call.WriteString(line + "\n")
+			if strings.HasPrefix(strings.TrimSpace(line), "int32") {
+				notified <- call.String()
+				inNotify = false
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // dbus-monitor has subscribed
+
 	for _, body := range []string{"你好 Alice！下午三点开会，请看 https://oa.example/meeting/42", "Shall we go through the budget first?"} {
 		if _, err := bobClient.SendMessage(ctx, jid.MustParse(alice), body); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The first message raises a notification titled with the sender's name
+	// and carrying the text.
+	select {
+	case call := <-notified:
+		if !strings.Contains(call, `string "Bob 鲍勃"`) || !strings.Contains(call, "你好 Alice！下午三点开会") {
+			t.Fatalf("Notify call without the sender and text:\n%s", call)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Notify call reached org.freedesktop.Notifications")
 	}
 	time.Sleep(1500 * time.Millisecond)
 	screenshot(t, display, filepath.Join(shots, "chat.png"))

@@ -66,6 +66,18 @@ func newMainWindow(c *controller) *mainWindow {
 		})),
 	))
 	m.win.Resize(fyne.NewSize(340, 640))
+	// Closing the contacts window keeps Magpie running in the tray, as
+	// messengers do; the first time, it says so.
+	m.win.SetCloseIntercept(func() {
+		m.win.Hide()
+		prefs := c.app.Preferences()
+		if !prefs.Bool(prefTrayHintShown) {
+			prefs.SetBool(prefTrayHintShown, true)
+			hint := fyne.NewNotification("Magpie",
+				lang.L("Magpie keeps running in the system tray. To quit, use Quit in the tray menu or the Magpie menu."))
+			go c.app.SendNotification(hint)
+		}
+	})
 	return m
 }
 

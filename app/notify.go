@@ -1,0 +1,135 @@
+package app
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"strings"
+	"unicode/utf8"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/lang"
+
+	"magpie/assets"
+	"magpie/xmpp"
+)
+
+// notificationBodyMax is where a notification's text is cut: desktop
+// notification bubbles show three or four lines.
+const notificationBodyMax = 160
+
+// notificationText prepares a message for a desktop notification: cut to a
+// readable length on a character boundary, with the markup characters the
+// freedesktop spec interprets escaped.
+func notificationText(body string) string {
+	body = strings.Join(strings.Fields(body), " ")
+	if utf8.RuneCountInString(body) > notificationBodyMax {
+		r := []rune(body)
+		body = strings.TrimSpace(string(r[:notificationBodyMax-1])) + "…"
+	}
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(body)
+}
+
+// notifyMessage raises a desktop notification for an incoming message
+// unless the user is reading that chat or does not want to be disturbed.
+// It runs on Fyne's goroutine; the D-Bus call does not.
+func (c *controller) notifyMessage(from string, m xmpp.Message, reading bool) {
+	if reading || c.dnd() {
+		return
+	}
+	n := fyne.NewNotification(from, notificationText(m.Body))
+	a := c.app
+	go a.SendNotification(n)
+}
+
+// dnd reports whether the user chose "do not disturb".
+func (c *controller) dnd() bool {
+	return c.main != nil && showFor(c.main.show.Selected) == xmpp.ShowDND
+}
+
+// tray is the system tray icon and menu, where the desktop has one.
+type tray struct {
+	app    desktop.App
+	menu   *fyne.Menu
+	unread *fyne.MenuItem
+	plain  fyne.Resource
+	badged fyne.Resource
+	shown  int
+}
+
+func newTray(c *controller) *tray {
+	da, ok := c.app.(desktop.App)
+	if !ok {
+		return nil
+	}
+	t := &tray{app: da, plain: fyne.NewStaticResource("magpie-tray.png", assets.Icon)}
+	t.badged = fyne.NewStaticResource("magpie-tray-unread.png", badged(assets.Icon))
+	t.unread = fyne.NewMenuItem(lang.L("No unread messages"), c.showMain)
+	t.unread.Disabled = true
+	status := fyne.NewMenuItem(lang.L("Status"), nil)
+	status.ChildMenu = fyne.NewMenu("")
+	for _, choice := range statusChoices() {
+		status.ChildMenu.Items = append(status.ChildMenu.Items, fyne.NewMenuItem(choice, func() {
+			if c.main != nil {
+				c.main.show.SetSelected(choice)
+			}
+		}))
+	}
+	t.menu = fyne.NewMenu("Magpie",
+		fyne.NewMenuItem(lang.L("Show Magpie"), c.showMain),
+		t.unread,
+		fyne.NewMenuItemSeparator(),
+		status,
+		fyne.NewMenuItem(lang.L("Sign out"), func() { c.signOut("") }),
+	) // Fyne appends Quit
+	da.SetSystemTrayMenu(t.menu)
+	da.SetSystemTrayIcon(t.plain)
+	return t
+}
+
+// setUnread shows the unread total in the menu and as a dot on the icon.
+func (t *tray) setUnread(n int) {
+	if t == nil || n == t.shown {
+		return
+	}
+	t.shown = n
+	if n == 0 {
+		t.unread.Label = lang.L("No unread messages")
+		t.unread.Disabled = true
+		t.app.SetSystemTrayIcon(t.plain)
+	} else {
+		t.unread.Label = lang.L("Unread messages: {{.Count}}", map[string]any{"Count": n})
+		t.unread.Disabled = false
+		t.app.SetSystemTrayIcon(t.badged)
+	}
+	t.menu.Refresh()
+}
+
+// badged draws a red dot in the icon's top right corner.
+func badged(icon []byte) []byte {
+	src, err := png.Decode(bytes.NewReader(icon))
+	if err != nil {
+		return icon
+	}
+	b := src.Bounds()
+	img := image.NewRGBA(b)
+	draw.Draw(img, b, src, b.Min, draw.Src)
+	r := b.Dx() / 5
+	cx, cy := b.Max.X-r-r/4, b.Min.Y+r+r/4
+	red := color.RGBA{0xe5, 0x39, 0x35, 0xff}
+	for y := cy - r; y <= cy+r; y++ {
+		for x := cx - r; x <= cx+r; x++ {
+			if dx, dy := x-cx, y-cy; dx*dx+dy*dy <= r*r {
+				img.Set(x, y, red)
+			}
+		}
+	}
+	var out bytes.Buffer
+	if err := png.Encode(&out, img); err != nil {
+		return icon
+	}
+	return out.Bytes()
+}
