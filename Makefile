@@ -38,9 +38,9 @@ build: deps
 run: build
 	./magpie
 
-## demo: a local Prosody with demo accounts, and Magpie signed in
+## demo: a local Prosody with demo colleagues (one answers), and Magpie signed in
 demo: build
-	@echo "make demo arrives with the desktop app (issue 3); for now see 'magpie help'."
+	$(GO) run ./xmpp/prosodytest/demo -magpie ./magpie
 
 ## test: every test, with the race detector, plus the linters
 test: deps lint

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 	"mellium.im/xmpp/jid"
 )
@@ -87,11 +88,9 @@ func newLoginForm(defaultDomain string, onSubmit func(loginRequest), onCancel fu
 	)
 	title := widget.NewLabelWithStyle(lang.L("Sign in to Magpie"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	f.content = container.NewVBox(title, form, f.remember, f.auto, advanced, f.message, f.progress,
-		container.NewHBox(layoutSpacer(), f.cancel, f.signIn))
+		container.NewHBox(layout.NewSpacer(), f.cancel, f.signIn))
 	return f
 }
-
-func layoutSpacer() fyne.CanvasObject { return container.NewStack() }
 
 // Object returns the form's content.
 func (f *loginForm) Object() fyne.CanvasObject { return f.content }

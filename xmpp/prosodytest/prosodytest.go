@@ -82,54 +82,94 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		t.Skipf("prosodytest: prosody is not installed (%v); skipping integration test", err)
 	}
+	s, err := Launch(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Launch is Start for programs (the demo): it returns an error instead of
+// failing a test, and the caller must Close the server.
+func Launch(opts Options) (*Server, error) {
 	if opts.Domain == "" {
 		opts.Domain = "magpie.test"
 	}
 	s := &Server{Domain: opts.Domain, opts: opts}
 	dir, err := os.MkdirTemp("", "prosodytest-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s.Dir = dir
-	t.Cleanup(func() {
-		s.Stop(t)
-		os.RemoveAll(dir)
-	})
 	s.logFile = filepath.Join(dir, "prosody.log")
-	must(t, os.Chmod(dir, 0o755))
-	for _, d := range []string{"certs", "data"} {
-		must(t, os.Mkdir(filepath.Join(dir, d), 0o755))
+	setUp := func() error {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
+		}
+		for _, d := range []string{"certs", "data"} {
+			if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+				return err
+			}
+		}
+		return s.writeCert()
 	}
-	must(t, s.writeCert())
-
+	if err := setUp(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("prosodytest: %w", err)
+	}
 	// Ports are picked by binding and closing, so another process may grab one
 	// before Prosody binds it; retry with fresh ports in that case.
 	for attempt := 1; ; attempt++ {
-		s.C2SAddr, s.DirectTLSAddr = freeAddr(t), freeAddr(t)
-		must(t, s.writeConfig())
-		err := s.launch()
-		if err == nil {
-			return s
+		if s.C2SAddr, err = freeAddr(); err == nil {
+			s.DirectTLSAddr, err = freeAddr()
 		}
-		s.Stop(t)
+		if err == nil {
+			err = s.writeConfig()
+		}
+		if err == nil {
+			err = s.launch()
+		}
+		if err == nil {
+			return s, nil
+		}
+		s.stop()
 		if attempt == 3 || !errors.Is(err, errPortInUse) {
-			t.Fatalf("prosodytest: %v\n--- prosody log tail ---\n%s", err, tail(s.Log(), 60))
+			log := tail(s.Log(), 60)
+			s.Close()
+			return nil, fmt.Errorf("prosodytest: %v\n--- prosody log tail ---\n%s", err, log)
 		}
 	}
 }
 
+// Close stops the server and removes its directory.
+func (s *Server) Close() {
+	s.stop()
+	os.RemoveAll(s.Dir)
+}
+
 // AddUser creates the account user@Domain with the given password and returns
-// its bare JID. It writes the internal_hashed account file directly (SCRAM-SHA-1
-// keys), so it is fast and works while the server is running. The user name is
-// lowercased; user and password should be plain ASCII.
+// its bare JID (see Register).
 func (s *Server) AddUser(t testing.TB, user, password string) string {
 	t.Helper()
+	account, err := s.Register(user, password)
+	must(t, err)
+	return account
+}
+
+// Register creates (or replaces) the account user@Domain and returns its
+// bare JID. It writes the internal_hashed account file directly (SCRAM-SHA-1
+// keys), so it is fast and works while the server is running. The user name
+// is lowercased; user and password should be plain ASCII.
+func (s *Server) Register(user, password string) (string, error) {
 	user = strings.ToLower(user)
 	salt := make([]byte, 16)
 	rand.Read(salt)
 	saltStr := hex.EncodeToString(salt)
 	salted, err := pbkdf2.Key(sha1.New, password, []byte(saltStr), iterationCount, sha1.Size)
-	must(t, err)
+	if err != nil {
+		return "", err
+	}
 	clientKey := hmacSHA1(salted, "Client Key")
 	storedKey := sha1.Sum(clientKey)
 	account := fmt.Sprintf("return {\n\t[\"iteration_count\"] = %d;\n\t[\"salt\"] = %q;\n"+
@@ -138,23 +178,36 @@ func (s *Server) AddUser(t testing.TB, user, password string) string {
 
 	hostDir := filepath.Join(s.Dir, "data", encode(s.Domain))
 	accDir := filepath.Join(hostDir, "accounts")
-	must(t, os.MkdirAll(accDir, 0o755))
+	if err := os.MkdirAll(accDir, 0o755); err != nil {
+		return "", err
+	}
 	tmp := filepath.Join(accDir, "."+encode(user)+".tmp")
-	must(t, os.WriteFile(tmp, []byte(account), 0o600))
-	must(t, os.Rename(tmp, filepath.Join(accDir, encode(user)+".dat")))
-	return user + "@" + s.Domain
+	if err := os.WriteFile(tmp, []byte(account), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, filepath.Join(accDir, encode(user)+".dat")); err != nil {
+		return "", err
+	}
+	return user + "@" + s.Domain, nil
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 5 s) and keeps its data.
 // Stopping a stopped server does nothing.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
+	if s.stop() {
+		t.Logf("prosodytest: prosody did not exit 5 s after SIGTERM; killed it")
+	}
+}
+
+// stop is Stop; it reports whether Prosody had to be killed.
+func (s *Server) stop() (killed bool) {
 	s.mu.Lock()
 	cmd, done, logStart := s.cmd, s.done, s.logStart
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd == nil {
-		return
+		return false
 	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	// After logging "Shutdown complete" Prosody has flushed everything but
@@ -163,17 +216,14 @@ func (s *Server) Stop(t testing.TB) {
 	for {
 		select {
 		case <-done:
-			return
+			return false
 		case <-time.After(20 * time.Millisecond):
 		}
 		complete := strings.Contains(s.logSince(logStart), "Shutdown complete")
 		if complete || time.Now().After(deadline) {
-			if !complete {
-				t.Logf("prosodytest: prosody did not exit 5 s after SIGTERM; killing it")
-			}
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
-			return
+			return !complete
 		}
 	}
 }
@@ -374,13 +424,13 @@ VirtualHost %q
 	return nil
 }
 
-func freeAddr(t testing.TB) string {
+func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 func port(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
