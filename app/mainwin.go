@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -28,10 +30,10 @@ type mainWindow struct {
 	ticker  *time.Ticker
 }
 
-// statusChoices maps the selector's entries to presence; "Invisible" signs
-// the presence off without leaving.
+// statusChoices are the selector's entries; "Appear offline" signs the
+// presence off without leaving (xmpp.Client.AppearOffline).
 func statusChoices() []string {
-	return []string{lang.L("Available"), lang.L("Away"), lang.L("Do not disturb")}
+	return []string{lang.L("Available"), lang.L("Away"), lang.L("Do not disturb"), lang.L("Appear offline")}
 }
 
 func showFor(choice string) xmpp.Show {
@@ -47,6 +49,7 @@ func showFor(choice string) xmpp.Show {
 func newMainWindow(c *controller) *mainWindow {
 	m := &mainWindow{c: c, win: c.app.NewWindow("Magpie")}
 	m.roster = newRosterView(c.openChat)
+	m.roster.onMenu = m.contactMenu
 	m.state = &widget.Label{Text: lang.L("Connecting…"), TextStyle: fyne.TextStyle{Italic: true}}
 	m.status = &widget.Entry{PlaceHolder: lang.L("What are you doing?")}
 	m.show = widget.NewSelect(statusChoices(), nil)
@@ -87,10 +90,17 @@ func (m *mainWindow) applyStatus() {
 	if client == nil {
 		return
 	}
+	hide := m.show.Selected == lang.L("Appear offline")
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := client.SetPresence(ctx, show, status); err != nil {
+		var err error
+		if hide {
+			err = client.AppearOffline(ctx)
+		} else {
+			err = client.SetPresence(ctx, show, status)
+		}
+		if err != nil {
 			fyne.LogError("set presence", err) // kept by the core and sent on reconnect
 		}
 	}()
@@ -191,4 +201,91 @@ func (m *mainWindow) addContact() {
 			}
 		}()
 	}, m.win)
+}
+
+// contactMenu offers what can be done with a contact.
+func (m *mainWindow) contactMenu(j jid.JID, at fyne.Position) {
+	menu := fyne.NewMenu("",
+		fyne.NewMenuItem(lang.L("Open chat"), func() { m.c.openChat(j) }),
+		fyne.NewMenuItem(lang.L("Rename…"), func() { m.renameContact(j) }),
+		fyne.NewMenuItem(lang.L("Move to group…"), func() { m.moveContact(j) }),
+		fyne.NewMenuItem(lang.L("Remove…"), func() { m.removeContact(j) }),
+	)
+	widget.ShowPopUpMenuAtPosition(menu, m.win.Canvas(), at)
+}
+
+func (m *mainWindow) renameContact(j jid.JID) {
+	client := m.c.client
+	ct, _ := client.Contact(j)
+	name := widget.NewEntry()
+	name.SetText(ct.Name)
+	dialog.ShowForm(lang.L("Rename contact"), lang.L("Rename"), lang.L("Cancel"),
+		[]*widget.FormItem{widget.NewFormItem(lang.L("Name"), name)}, func(ok bool) {
+			if ok {
+				m.rosterChange(func(ctx context.Context) error { return client.RenameContact(ctx, j, strings.TrimSpace(name.Text)) })
+			}
+		}, m.win)
+}
+
+func (m *mainWindow) moveContact(j jid.JID) {
+	client := m.c.client
+	ct, _ := client.Contact(j)
+	groups := widget.NewEntry()
+	groups.SetText(strings.Join(ct.Groups, ", "))
+	groups.PlaceHolder = lang.L("Groups, separated by commas")
+	dialog.ShowForm(lang.L("Move to group"), lang.L("Move"), lang.L("Cancel"),
+		[]*widget.FormItem{widget.NewFormItem(lang.L("Group"), groups)}, func(ok bool) {
+			if ok {
+				list := splitGroups(groups.Text)
+				m.rosterChange(func(ctx context.Context) error { return client.SetGroups(ctx, j, list) })
+			}
+		}, m.win)
+}
+
+func (m *mainWindow) removeContact(j jid.JID) {
+	client := m.c.client
+	dialog.ShowConfirm(lang.L("Remove contact"),
+		lang.L("Remove {{.Who}} from your contacts? You will no longer see each other's presence.", map[string]any{"Who": j.String()}),
+		func(ok bool) {
+			if ok {
+				m.rosterChange(func(ctx context.Context) error { return client.RemoveContact(ctx, j) })
+			}
+		}, m.win)
+}
+
+// rosterChange runs a roster edit off the UI thread and reports a refusal
+// in plain words; the change itself shows when the server's push arrives.
+func (m *mainWindow) rosterChange(change func(context.Context) error) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := change(ctx); err != nil {
+			fyne.Do(func() { dialog.ShowError(errors.New(describeRosterError(err)), m.win) })
+		}
+	}()
+}
+
+// describeRosterError explains a refused roster change. Shared groups
+// (company directory contacts) are refused with not-acceptable or
+// not-allowed by Openfire, Prosody and ejabberd.
+func describeRosterError(err error) string {
+	var se *xmpp.StanzaError
+	if errors.As(err, &se) {
+		switch se.Condition {
+		case "not-acceptable", "not-allowed", "forbidden":
+			return lang.L("This contact is managed by the company directory and cannot be changed here.")
+		}
+	}
+	return lang.L("The contact could not be changed: {{.Error}}", map[string]any{"Error": err.Error()})
+}
+
+// splitGroups turns "R&D, Friends" into its group names.
+func splitGroups(text string) []string {
+	var groups []string
+	for _, g := range strings.Split(text, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			groups = append(groups, g)
+		}
+	}
+	return groups
 }

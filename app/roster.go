@@ -26,7 +26,9 @@ import (
 // list shows are flattened from the groups after every change, and the list
 // recycles its row widgets. Its methods run on Fyne's goroutine.
 type rosterView struct {
-	onOpen       func(jid.JID)
+	onOpen func(jid.JID)
+	// onMenu, when set, is called on a right-click on a contact.
+	onMenu       func(contact jid.JID, at fyne.Position)
 	defaultGroup string // where contacts without a group go
 
 	contacts   map[string]*rosterEntry // by bare JID
@@ -723,6 +725,15 @@ func (r *contactRow) set(id widget.ListItemID, look contactLook) {
 }
 
 func (r *contactRow) Tapped(*fyne.PointEvent) { r.view.tapRow(r.id) }
+
+// TappedSecondary (right-click) asks for the contact's menu.
+func (r *contactRow) TappedSecondary(ev *fyne.PointEvent) {
+	r.view.tapRow(r.id)
+	if r.view.onMenu == nil || r.id < 0 || r.id >= len(r.view.rows) || r.view.rows[r.id].contact == nil {
+		return
+	}
+	r.view.onMenu(r.view.rows[r.id].contact.jid, ev.AbsolutePosition)
+}
 
 func (r *contactRow) DoubleTapped(*fyne.PointEvent) {
 	r.view.tapRow(r.id)

@@ -40,6 +40,7 @@ type Client struct {
 	ownShow       Show
 	ownStatus     string
 	ownPrio       int8
+	hidden        bool // AppearOffline: no presence, also after reconnects
 
 	handler   *stanzaHandler
 	closeOnce sync.Once

@@ -130,10 +130,10 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	if err := c.fetchRoster(ctx, l.sess); err != nil {
 		c.events.push(ErrorOccurred{Err: err})
 	}
-	if c.opts.sendPresence {
-		c.mu.Lock()
-		show, status, prio := c.ownShow, c.ownStatus, c.ownPrio
-		c.mu.Unlock()
+	c.mu.Lock()
+	show, status, prio, hidden := c.ownShow, c.ownStatus, c.ownPrio, c.hidden
+	c.mu.Unlock()
+	if c.opts.sendPresence && !hidden {
 		if err := l.sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
 			return abort(fmt.Errorf("xmpp: send initial presence: %w", err))
 		}

@@ -406,3 +406,34 @@ func TestCleanSignOut(t *testing.T) {
 		t.Fatalf("SendMessage after Close = %v, want ErrNotConnected", err)
 	}
 }
+
+func TestAppearOffline(t *testing.T) {
+	t.Parallel()
+	srv := startProsody(t)
+	alice, aliceEv := online(t, srv, "alice")
+	bob, bobEv := online(t, srv, "bob")
+	ctx := ctxT(t)
+	if err := alice.AddContact(ctx, bob.Account(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, bobEv, 5*time.Second, func(e SubscriptionRequest) bool { return true })
+	if err := bob.ApproveSubscription(ctx, alice.Account()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, aliceEv, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
+	mark := aliceEv.mark()
+	if err := bob.AppearOffline(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, aliceEv, mark, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && !e.Available() })
+	if bob.State() != Online {
+		t.Fatalf("bob's session state = %v; appearing offline must keep the connection", bob.State())
+	}
+	mark = aliceEv.mark()
+	if err := bob.SetPresence(ctx, ShowAway, "back soon"); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, aliceEv, mark, 5*time.Second, func(e PresenceChanged) bool {
+		return e.From.Bare().Equal(bob.Account()) && e.Available() && e.Status == "back soon"
+	})
+}

@@ -132,10 +132,11 @@ func (c *Client) BestPresence(contact jid.JID) (Presence, bool) {
 }
 
 // SetPresence changes the own show and status and, when online, broadcasts
-// them. They are kept and re-sent after every reconnect.
+// them (ending AppearOffline). They are kept and re-sent after every
+// reconnect.
 func (c *Client) SetPresence(ctx context.Context, show Show, status string) error {
 	c.mu.Lock()
-	c.ownShow, c.ownStatus = show, status
+	c.ownShow, c.ownStatus, c.hidden = show, status, false
 	prio := c.ownPrio
 	c.mu.Unlock()
 	sess, err := c.session()
@@ -202,4 +203,22 @@ func (c *Client) ApproveSubscription(ctx context.Context, to jid.JID) error {
 // see the user's presence.
 func (c *Client) DenySubscription(ctx context.Context, to jid.JID) error {
 	return c.sendPresenceType(ctx, to, stanza.UnsubscribedPresence)
+}
+
+// AppearOffline signs the presence off while staying connected: contacts
+// see the user as offline, and messages to the bare address wait in the
+// server's offline storage until SetPresence makes the user available
+// again. It holds across reconnects.
+func (c *Client) AppearOffline(ctx context.Context) error {
+	c.mu.Lock()
+	c.hidden = true
+	c.mu.Unlock()
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	if err := sess.Send(ctx, unavailablePresence()); err != nil {
+		return fmt.Errorf("xmpp: send presence: %w", err)
+	}
+	return nil
 }
