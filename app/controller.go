@@ -158,6 +158,11 @@ func (c *controller) signInDone(client *xmpp.Client, cfg xmpp.AccountConfig, pas
 	case errors.As(err, &certErr):
 		c.askTrust(cfg, certErr, func(pinned xmpp.AccountConfig) { c.beginSignIn(pinned, password, req) })
 		return
+	case errors.Is(err, keyring.ErrUnavailable):
+		// Offer the way that works: sign in without remembering.
+		c.login.remember.SetChecked(false)
+		c.login.ShowError(describeError(err))
+		return
 	case err != nil:
 		c.login.ShowError(describeError(err))
 		return
@@ -329,7 +334,7 @@ func describeError(err error) string {
 	case errors.Is(err, keyring.ErrNotFound):
 		return lang.L("Enter your password to sign in.")
 	case errors.Is(err, keyring.ErrUnavailable):
-		return lang.L("The system keyring is unavailable, so the saved password cannot be read. Enter the password to sign in without it.")
+		return lang.L("The system keyring is unavailable, so the saved password cannot be read. Enter the password to sign in without remembering it.")
 	case errors.Is(err, context.DeadlineExceeded):
 		return lang.L("The server did not answer in time. Try again later.")
 	}
