@@ -25,6 +25,8 @@ const (
 	prefRemember    = "account.remember"
 	// prefTrayHintShown records that the hide-to-tray hint was given once.
 	prefTrayHintShown = "hint.tray"
+	// prefNotifications turns desktop notifications for messages on or off.
+	prefNotifications = "notify.messages"
 )
 
 // signInTimeout bounds a sign-in attempt, so the form never spins forever.
@@ -51,6 +53,8 @@ type controller struct {
 	tray    *tray
 	// foreground is whether one of Magpie's windows has the focus.
 	foreground bool
+	// notifyHook, when set, receives notifications instead of the desktop.
+	notifyHook func(*fyne.Notification)
 }
 
 func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secrets *keyring.Store) *controller {

@@ -62,6 +62,7 @@ func newMainWindow(c *controller) *mainWindow {
 	m.win.SetMainMenu(fyne.NewMainMenu(
 		fyne.NewMenu("Magpie",
 			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
+			fyne.NewMenuItem(lang.L("Settings…"), m.showSettings),
 			fyne.NewMenuItem(lang.L("Sign out"), func() { c.signOut("") }),
 		),
 		fyne.NewMenu(lang.L("Help"), fyne.NewMenuItem(lang.L("About Magpie"), func() {
@@ -78,7 +79,7 @@ func newMainWindow(c *controller) *mainWindow {
 			prefs.SetBool(prefTrayHintShown, true)
 			hint := fyne.NewNotification("Magpie",
 				lang.L("Magpie keeps running in the system tray. To quit, use Quit in the tray menu or the Magpie menu."))
-			go c.app.SendNotification(hint)
+			c.sendNotification(hint)
 		}
 	})
 	return m
@@ -288,4 +289,20 @@ func splitGroups(text string) []string {
 		}
 	}
 	return groups
+}
+
+// showSettings edits the preferences that are not chosen elsewhere.
+func (m *mainWindow) showSettings() {
+	prefs := m.c.app.Preferences()
+	auto := widget.NewCheck(lang.L("Sign in automatically"), nil)
+	auto.SetChecked(prefs.BoolWithFallback(prefAutoSignIn, true))
+	notify := widget.NewCheck(lang.L("Desktop notifications for new messages"), nil)
+	notify.SetChecked(prefs.BoolWithFallback(prefNotifications, true))
+	dialog.ShowCustomConfirm(lang.L("Settings"), lang.L("Save"), lang.L("Cancel"),
+		container.NewVBox(auto, notify), func(save bool) {
+			if save {
+				prefs.SetBool(prefAutoSignIn, auto.Checked)
+				prefs.SetBool(prefNotifications, notify.Checked)
+			}
+		}, m.win)
 }

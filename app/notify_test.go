@@ -6,9 +6,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"fyne.io/fyne/v2"
+	"mellium.im/xmpp/jid"
+
 	"magpie/assets"
+	"magpie/xmpp"
 )
 
 func TestNotificationText(t *testing.T) {
@@ -48,5 +53,56 @@ func TestBadgedIcon(t *testing.T) {
 	}
 	if bytes.Equal(out, assets.Icon) {
 		t.Fatal("icon unchanged")
+	}
+}
+
+func TestMessageNotifications(t *testing.T) {
+	c := testController(t)
+	c.account = xmpp.AccountConfig{JID: "zhangsan@oa.example"}
+	c.main = newMainWindow(c)
+	c.chats = newChatWindows(c)
+	var sent []*fyne.Notification
+	c.notifyHook = func(n *fyne.Notification) { sent = append(sent, n) }
+	bob := jid.MustParse("bob@oa.example/desk")
+	receive := func(body string) {
+		c.chats.received(xmpp.Message{ID: body, From: bob, Body: body, Time: time.Now()})
+	}
+
+	// Not reading that chat: a notification with the sender and the text.
+	receive("hi <there> & welcome")
+	if len(sent) != 1 || sent[0].Title != "bob" || sent[0].Content != "hi &lt;there&gt; &amp; welcome" {
+		t.Fatalf("notifications: %+v", sent)
+	}
+	// Reading it (app focused, its tab shown, its entry has the keyboard): none.
+	c.foreground = true
+	tab := c.chats.chats["bob@oa.example"]
+	c.chats.win.Canvas().Focus(tab.view.Entry())
+	receive("second")
+	if len(sent) != 1 {
+		t.Fatalf("notified while the chat was being read: %+v", sent[1:])
+	}
+	// Do not disturb: none, but the message still counts as unread.
+	c.foreground = false
+	c.chats.win.Canvas().Unfocus()
+	c.main.show.SetSelected("Do not disturb")
+	before := tab.unread
+	receive("third")
+	if len(sent) != 1 {
+		t.Fatalf("notified in do-not-disturb: %+v", sent[1:])
+	}
+	if tab.unread != before+1 {
+		t.Fatalf("unread %d, want %d", tab.unread, before+1)
+	}
+	// Notifications switched off in the settings: none.
+	c.main.show.SetSelected("Available")
+	c.app.Preferences().SetBool(prefNotifications, false)
+	receive("fourth")
+	if len(sent) != 1 {
+		t.Fatalf("notified with notifications off: %+v", sent[1:])
+	}
+	c.app.Preferences().SetBool(prefNotifications, true)
+	receive("fifth")
+	if len(sent) != 2 || sent[1].Content != "fifth" {
+		t.Fatalf("notifications back on: %+v", sent)
 	}
 }
