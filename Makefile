@@ -67,9 +67,11 @@ lint: deps
 			echo "go mod tidy changes go.mod/go.sum: run it and commit"; exit 1; fi
 
 ## package: the release tarball (fyne CLI, installed with go install)
+# fyne package -release bumps Build in FyneApp.toml; the tree is kept clean.
 package: deps
 	$(GO) install fyne.io/tools/cmd/fyne@v1.7.4
-	$$($(GO) env GOPATH)/bin/fyne package -os linux -release
+	cp FyneApp.toml FyneApp.toml.orig
+	$$($(GO) env GOPATH)/bin/fyne package -os linux -release; rc=$$?; mv FyneApp.toml.orig FyneApp.toml; exit $$rc
 
 ## install: the binary, icon and desktop entry for this user (PREFIX=/usr for all)
 install: build
