@@ -24,6 +24,8 @@ type chatWindows struct {
 	chats map[string]*chatTab // by bare JID
 	// sent maps a stanza id to its chat and local id, to mark a bounce.
 	sent map[string]sentRef
+	// visible is whether the window is shown (Fyne has no query for it).
+	visible bool
 }
 
 type chatTab struct {
@@ -70,7 +72,11 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		}
 		w.win.SetContent(w.tabs)
 		w.win.Resize(fyne.NewSize(560, 640))
-		w.win.SetOnClosed(func() { w.win, w.tabs, w.chats = nil, nil, map[string]*chatTab{} })
+		// Closing the window hides it: the tabs keep their messages and drafts.
+		w.win.SetCloseIntercept(func() {
+			w.win.Hide()
+			w.visible = false
+		})
 	}
 	key := bare.String()
 	t, ok := w.chats[key]
@@ -85,9 +91,14 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 			w.setHeader(t, best, online)
 		}
 	}
-	w.win.Show()
+	// Only the user opens the window: a message arriving does not pop it up
+	// (that would take the focus and mark the message read unseen); it
+	// waits in its tab, counted unread, with a notification.
 	if focus {
+		w.win.Show()
+		w.visible = true
 		w.tabs.Select(t.item)
+		w.markRead(t.item) // Select does not report a tab that was already selected
 		w.win.RequestFocus()
 		w.win.Canvas().Focus(t.view.Entry())
 	}
@@ -133,7 +144,7 @@ func (w *chatWindows) received(m xmpp.Message) {
 	bare := m.From.Bare()
 	t := w.open(bare, false)
 	t.view.Append(chatMessage{ID: m.ID, Sender: w.displayName(bare), Time: m.Time, Body: m.Body, State: stateReceived})
-	reading := w.c.foreground && w.tabs.Selected() == t.item && t.view.Active()
+	reading := w.c.foreground && w.visible && w.tabs.Selected() == t.item && t.view.Active()
 	if !reading {
 		t.unread++
 		if w.c.main != nil {
@@ -203,6 +214,7 @@ func (w *chatWindows) failed(id string, err *xmpp.StanzaError) {
 
 func (w *chatWindows) close() {
 	if w.win != nil {
+		w.win.SetCloseIntercept(nil)
 		w.win.Close()
 	}
 }

@@ -65,6 +65,8 @@ func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secr
 // up with `magpie login`) has a remembered password; otherwise it shows the
 // login window.
 func (c *controller) start() {
+	// Fyne starts the tray only when its menu is set before the app runs.
+	c.tray = newTray(c)
 	c.app.Lifecycle().SetOnEnteredForeground(func() {
 		c.foreground = true
 		if c.chats != nil && c.chats.tabs != nil {
@@ -219,9 +221,6 @@ func (c *controller) signedIn(client *xmpp.Client, cfg xmpp.AccountConfig, req *
 	}
 	c.main = newMainWindow(c)
 	c.chats = newChatWindows(c)
-	if c.tray == nil {
-		c.tray = newTray(c)
-	}
 	c.main.win.Show()
 	if c.loginWin != nil {
 		c.loginWin.Hide()

@@ -228,8 +228,16 @@ func TestGUISignsInAndReceives(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no Notify call reached org.freedesktop.Notifications")
 	}
-	time.Sleep(1500 * time.Millisecond)
-	screenshot(t, display, filepath.Join(shots, "chat.png"))
+	// The messages wait unread: the tray menu (StatusNotifierItem with a
+	// dbusmenu, as desktop trays read it) shows the total.
+	deadline := time.Now().Add(10 * time.Second)
+	for layout := ""; !strings.Contains(layout, "未读消息：2"); layout = trayMenu(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tray menu does not show 2 unread messages:\n%s", layout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	screenshot(t, display, filepath.Join(shots, "unread.png"))
 	// The app's session is the real client core: it answers as Magpie.
 	name, _, _, err := bobClient.SoftwareVersion(ctx, guiJID)
 	if err != nil || name != "Magpie" {
@@ -238,4 +246,26 @@ func TestGUISignsInAndReceives(t *testing.T) {
 	if gui.ProcessState != nil {
 		t.Fatalf("the app exited: %v", gui.ProcessState)
 	}
+}
+
+// trayMenu returns the labels of the app's tray menu, read over D-Bus.
+func trayMenu(t *testing.T) string {
+	t.Helper()
+	names, err := exec.Command("dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
+		"/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames").Output()
+	if err != nil {
+		t.Fatalf("list bus names: %v", err)
+	}
+	var item string
+	for _, f := range strings.Fields(string(names)) {
+		if strings.Contains(f, "org.kde.StatusNotifierItem-") {
+			item = strings.Trim(f, `"`)
+		}
+	}
+	if item == "" {
+		return "(no tray item on the bus)"
+	}
+	out, _ := exec.Command("dbus-send", "--session", "--print-reply", "--dest="+item, "/StatusNotifierMenu",
+		"com.canonical.dbusmenu.GetLayout", "int32:0", "int32:-1", "array:string:label").Output()
+	return string(out)
 }

@@ -73,10 +73,18 @@ func TestMessageNotifications(t *testing.T) {
 	if len(sent) != 1 || sent[0].Title != "bob" || sent[0].Content != "hi &lt;there&gt; &amp; welcome" {
 		t.Fatalf("notifications: %+v", sent)
 	}
-	// Reading it (app focused, its tab shown, its entry has the keyboard): none.
-	c.foreground = true
+	// A message does not pop the chat up; it waits, unread.
 	tab := c.chats.chats["bob@oa.example"]
-	c.chats.win.Canvas().Focus(tab.view.Entry())
+	if c.chats.visible || tab.unread != 1 {
+		t.Fatalf("after a message: window shown %v, unread %d", c.chats.visible, tab.unread)
+	}
+	// The user opens it and reads (app focused, tab shown, entry has the
+	// keyboard): no notification for the next message.
+	c.foreground = true
+	c.openChat(bob.Bare())
+	if tab.unread != 0 {
+		t.Fatalf("opening the chat left %d unread", tab.unread)
+	}
 	receive("second")
 	if len(sent) != 1 {
 		t.Fatalf("notified while the chat was being read: %+v", sent[1:])
