@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/layout"
@@ -592,9 +593,10 @@ func (r *messageRow) Tapped(ev *fyne.PointEvent) {
 	}
 }
 
-// TappedSecondary offers to copy the message, and the link under the
-// pointer. Copying whole messages is how text gets out of the view: Fyne's
-// selectable text (Label.Selectable) cannot hold links.
+// TappedSecondary offers to copy the message or select part of it, and to
+// copy the link under the pointer. The rows draw their own text (for links
+// and wrapping), which Fyne cannot select; "Select text…" shows the message
+// in a selectable label instead.
 func (r *messageRow) TappedSecondary(ev *fyne.PointEvent) {
 	c := fyne.CurrentApp().Driver().CanvasForObject(r)
 	if menu := r.contextMenu(ev.Position); menu != nil && c != nil {
@@ -609,7 +611,10 @@ func (r *messageRow) contextMenu(pos fyne.Position) *fyne.Menu {
 	}
 	clip := fyne.CurrentApp().Clipboard()
 	body := m.Body
-	items := []*fyne.MenuItem{fyne.NewMenuItem(lang.L("Copy"), func() { clip.SetContent(body) })}
+	items := []*fyne.MenuItem{
+		fyne.NewMenuItem(lang.L("Copy"), func() { clip.SetContent(body) }),
+		fyne.NewMenuItem(lang.L("Select text…"), func() { showSelectable(r, body) }),
+	}
 	if link := r.linkAt(pos); link != nil {
 		items = append(items, fyne.NewMenuItem(lang.L("Copy Link"), func() { clip.SetContent(link.text) })) // as written, not %-escaped
 	}
@@ -1109,4 +1114,21 @@ func (p *preparedText) breakWord(w word, maxWidth float32, emit func(textLine)) 
 		}
 	}
 	return line
+}
+
+// showSelectable shows a message's text where any part of it can be
+// selected and copied (Ctrl+C), in a dialog over the window of o.
+func showSelectable(o fyne.CanvasObject, body string) {
+	c := fyne.CurrentApp().Driver().CanvasForObject(o)
+	for _, w := range fyne.CurrentApp().Driver().AllWindows() {
+		if w.Canvas() != c {
+			continue
+		}
+		text := &widget.Label{Text: body, Wrapping: fyne.TextWrapWord, Selectable: true}
+		scroll := container.NewVScroll(text)
+		scroll.SetMinSize(fyne.NewSize(420, 160))
+		d := dialog.NewCustom(lang.L("Message"), lang.L("Close"), scroll, w)
+		d.Show()
+		return
+	}
 }

@@ -300,20 +300,33 @@ func TestChatLinksOpenAndCopy(t *testing.T) {
 	}
 
 	menu := row.contextMenu(link.pos.AddXY(2, 2))
-	if len(menu.Items) != 2 {
-		t.Fatalf("menu over a link has %d items, want Copy and Copy Link", len(menu.Items))
+	if len(menu.Items) != 3 {
+		t.Fatalf("menu over a link has %d items, want Copy, Select text and Copy Link", len(menu.Items))
 	}
 	clip := fyne.CurrentApp().Clipboard()
 	menu.Items[0].Action()
 	if clip.Content() != body {
 		t.Errorf("Copy put %q on the clipboard, want %q", clip.Content(), body)
 	}
-	menu.Items[1].Action()
+	menu.Items[2].Action()
 	if clip.Content() != "https://a.example/doc?id=1" {
 		t.Errorf("Copy Link put %q on the clipboard", clip.Content())
 	}
-	if menu := row.contextMenu(fyne.NewPos(1, 1)); len(menu.Items) != 1 {
-		t.Errorf("menu away from links has %d items, want only Copy", len(menu.Items))
+	if menu := row.contextMenu(fyne.NewPos(1, 1)); len(menu.Items) != 2 {
+		t.Errorf("menu away from links has %d items, want Copy and Select text", len(menu.Items))
+	}
+	// Select text shows the message in a selectable label.
+	menu.Items[1].Action()
+	var selectable *widget.Label
+	if top := f.w.Canvas().Overlays().Top(); top != nil {
+		for _, o := range test.LaidOutObjects(top) {
+			if l, ok := o.(*widget.Label); ok && l.Selectable && l.Text == body {
+				selectable = l
+			}
+		}
+	}
+	if selectable == nil {
+		t.Fatal("Select text did not show the message in a selectable label")
 	}
 }
 
