@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -55,6 +56,8 @@ type controller struct {
 	foreground bool
 	// notifyHook, when set, receives notifications instead of the desktop.
 	notifyHook func(*fyne.Notification)
+	// trayHost is whether the desktop shows tray icons (checked at start).
+	trayHost atomic.Bool
 }
 
 func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secrets *keyring.Store) *controller {
@@ -67,6 +70,7 @@ func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secr
 func (c *controller) start() {
 	// Fyne starts the tray only when its menu is set before the app runs.
 	c.tray = newTray(c)
+	go func() { c.trayHost.Store(trayHostPresent()) }()
 	c.app.Lifecycle().SetOnEnteredForeground(func() {
 		c.foreground = true
 		if c.chats != nil && c.chats.tabs != nil {

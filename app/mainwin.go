@@ -70,18 +70,7 @@ func newMainWindow(c *controller) *mainWindow {
 		})),
 	))
 	m.win.Resize(fyne.NewSize(340, 640))
-	// Closing the contacts window keeps Magpie running in the tray, as
-	// messengers do; the first time, it says so.
-	m.win.SetCloseIntercept(func() {
-		m.win.Hide()
-		prefs := c.app.Preferences()
-		if !prefs.Bool(prefTrayHintShown) {
-			prefs.SetBool(prefTrayHintShown, true)
-			hint := fyne.NewNotification("Magpie",
-				lang.L("Magpie keeps running in the system tray. To quit, use Quit in the tray menu or the Magpie menu."))
-			c.sendNotification(hint)
-		}
-	})
+	m.win.SetCloseIntercept(m.onCloseRequest)
 	return m
 }
 
@@ -305,4 +294,23 @@ func (m *mainWindow) showSettings() {
 				prefs.SetBool(prefNotifications, notify.Checked)
 			}
 		}, m.win)
+}
+
+// onCloseRequest runs when the user closes the contacts window. It keeps
+// Magpie running in the tray, as messengers do, and says so the first time.
+// Without a tray host there would be no way back to a hidden window, so it
+// quits instead (signing out cleanly).
+func (m *mainWindow) onCloseRequest() {
+	c := m.c
+	if !c.trayHost.Load() {
+		c.app.Quit()
+		return
+	}
+	m.win.Hide()
+	prefs := c.app.Preferences()
+	if !prefs.Bool(prefTrayHintShown) {
+		prefs.SetBool(prefTrayHintShown, true)
+		c.sendNotification(fyne.NewNotification("Magpie",
+			lang.L("Magpie keeps running in the system tray. To quit, use Quit in the tray menu or the Magpie menu.")))
+	}
 }

@@ -153,3 +153,20 @@ func TestErrorWording(t *testing.T) {
 		t.Fatalf("splitGroups = %q", got)
 	}
 }
+
+// TestClosingTheContactsWindow: with a tray host the window hides (and
+// Magpie keeps running, with a one-time hint); without one it quits.
+func TestClosingTheContactsWindow(t *testing.T) {
+	c := testController(t)
+	c.account = xmpp.AccountConfig{JID: "zhangsan@oa.example"}
+	var hints []*fyne.Notification
+	c.notifyHook = func(n *fyne.Notification) { hints = append(hints, n) }
+	c.trayHost.Store(true)
+	m := newMainWindow(c)
+	m.win.Show()
+	m.onCloseRequest() // the user clicks the window's close button
+	m.onCloseRequest()
+	if len(hints) != 1 || !strings.Contains(hints[0].Content, "system tray") {
+		t.Fatalf("hints: %+v; want exactly one, the first time", hints)
+	}
+}

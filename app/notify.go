@@ -6,12 +6,14 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/lang"
+	"github.com/godbus/dbus/v5"
 
 	"magpie/assets"
 	"magpie/xmpp"
@@ -56,6 +58,23 @@ func (c *controller) sendNotification(n *fyne.Notification) {
 // dnd reports whether the user chose "do not disturb".
 func (c *controller) dnd() bool {
 	return c.main != nil && showFor(c.main.show.Selected) == xmpp.ShowDND
+}
+
+// trayHostPresent asks the session bus whether a tray host (a
+// StatusNotifierWatcher) runs, as on KDE, Xfce or GNOME with the AppIndicator
+// extension. Windows and macOS always have one.
+func trayHostPresent() bool {
+	switch runtime.GOOS {
+	case "windows", "darwin":
+		return true
+	}
+	conn, err := dbus.SessionBus()
+	if err != nil {
+		return false
+	}
+	var has bool
+	err = conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has)
+	return err == nil && has
 }
 
 // tray is the system tray icon and menu, where the desktop has one.
