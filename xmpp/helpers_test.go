@@ -197,3 +197,17 @@ func (p *freezeProxy) Freeze() { p.mu.Lock(); p.frozen = true; p.mu.Unlock() }
 func (p *freezeProxy) Thaw()   { p.mu.Lock(); p.frozen = false; p.mu.Unlock() }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// follow makes watcher see target's presence: watcher adds target, and
+// target approves the request.
+func follow(t *testing.T, watcher, target *Client, targetEvents *recorder) {
+	t.Helper()
+	ctx := ctxT(t)
+	if err := watcher.AddContact(ctx, target.Account(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, targetEvents, 5*time.Second, func(e SubscriptionRequest) bool { return e.From.Equal(watcher.Account()) })
+	if err := target.ApproveSubscription(ctx, watcher.Account()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -316,13 +316,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	alice, aliceEv := online(t, srv, "alice")
 	bob, bobEv := online(t, srv, "bob")
 	ctx := ctxT(t)
-	if err := alice.AddContact(ctx, bob.Account(), "Bob", nil); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, bobEv, 5*time.Second, func(e SubscriptionRequest) bool { return true })
-	if err := bob.ApproveSubscription(ctx, alice.Account()); err != nil {
-		t.Fatal(err)
-	}
+	follow(t, alice, bob, bobEv)
 	if err := bob.SetPresence(ctx, ShowAway, "午饭"); err != nil {
 		t.Fatal(err)
 	}
@@ -381,17 +375,9 @@ func TestCleanSignOut(t *testing.T) {
 	t.Parallel()
 	srv := startProsody(t)
 	alice, aliceEv := online(t, srv, "alice")
-	bob, _ := online(t, srv, "bob")
+	bob, bobEv := online(t, srv, "bob")
 	ctx := ctxT(t)
-	// Mutual subscription so alice sees bob leave.
-	for _, step := range []func() error{
-		func() error { return alice.AddContact(ctx, bob.Account(), "", nil) },
-		func() error { return bob.ApproveSubscription(ctx, alice.Account()) },
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	follow(t, alice, bob, bobEv) // so alice sees bob leave
 	waitFor(t, aliceEv, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
 	start := time.Now()
 	bob.Close()
@@ -413,13 +399,7 @@ func TestAppearOffline(t *testing.T) {
 	alice, aliceEv := online(t, srv, "alice")
 	bob, bobEv := online(t, srv, "bob")
 	ctx := ctxT(t)
-	if err := alice.AddContact(ctx, bob.Account(), "", nil); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, bobEv, 5*time.Second, func(e SubscriptionRequest) bool { return true })
-	if err := bob.ApproveSubscription(ctx, alice.Account()); err != nil {
-		t.Fatal(err)
-	}
+	follow(t, alice, bob, bobEv)
 	waitFor(t, aliceEv, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
 	mark := aliceEv.mark()
 	if err := bob.AppearOffline(ctx); err != nil {
