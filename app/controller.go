@@ -314,8 +314,7 @@ func (c *controller) signOut(message string) {
 		c.chats.close()
 	}
 	if c.main != nil {
-		c.main.win.SetCloseIntercept(nil)
-		c.main.win.Close()
+		c.main.close()
 		c.main = nil
 	}
 	c.tray.setUnread(0)

@@ -26,8 +26,8 @@ type mainWindow struct {
 	status *widget.Entry
 	state  *widget.Label
 	// retryAt is when the next reconnect attempt is due, for the countdown.
-	retryAt time.Time
-	ticker  *time.Ticker
+	retryAt       time.Time
+	stopCountdown chan struct{} // ends the countdown goroutine
 }
 
 // statusChoices are the selector's entries; "Appear offline" signs the
@@ -99,10 +99,7 @@ func (m *mainWindow) applyStatus() {
 // setState shows the connection state, counting down to the next attempt
 // while reconnecting.
 func (m *mainWindow) setState(e xmpp.StateChanged) {
-	if m.ticker != nil {
-		m.ticker.Stop()
-		m.ticker = nil
-	}
+	m.stopCountdownIfRunning()
 	switch e.State {
 	case xmpp.Online:
 		m.state.SetText(lang.L("Online"))
@@ -111,11 +108,20 @@ func (m *mainWindow) setState(e xmpp.StateChanged) {
 	case xmpp.Reconnecting:
 		m.retryAt = time.Now().Add(e.RetryIn)
 		m.showRetry()
-		m.ticker = time.NewTicker(time.Second)
-		ticker := m.ticker
+		// Ticker.Stop does not close its channel, so the goroutine has its
+		// own stop signal; otherwise each reconnect would leak one.
+		stop := make(chan struct{})
+		m.stopCountdown = stop
 		go func() {
-			for range ticker.C {
-				fyne.Do(m.showRetry)
+			ticker := time.NewTicker(time.Second)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ticker.C:
+					fyne.Do(m.showRetry)
+				case <-stop:
+					return
+				}
 			}
 		}()
 	case xmpp.Offline:
@@ -278,6 +284,20 @@ func splitGroups(text string) []string {
 		}
 	}
 	return groups
+}
+
+func (m *mainWindow) stopCountdownIfRunning() {
+	if m.stopCountdown != nil {
+		close(m.stopCountdown)
+		m.stopCountdown = nil
+	}
+}
+
+// close ends the window for good (sign-out), with its countdown.
+func (m *mainWindow) close() {
+	m.stopCountdownIfRunning()
+	m.win.SetCloseIntercept(nil)
+	m.win.Close()
 }
 
 // showSettings edits the preferences that are not chosen elsewhere.

@@ -259,16 +259,22 @@ func (c *Client) Connect(ctx context.Context) error {
 	l, err := c.establish(ctx)
 	c.mu.Lock()
 	c.cancelConnect = nil
-	c.mu.Unlock()
-	if err != nil {
+	if err == nil && c.closed {
+		// Close ran after the session was published but before the loop
+		// existed for it to stop: end the session here instead.
+		c.mu.Unlock()
+		c.signOff(l)
+		c.dropLink(l)
 		c.mu.Lock()
+		err = errClosed
+	}
+	if err != nil {
 		c.running = false
 		c.mu.Unlock()
 		c.setState(Offline, err, 0)
 		return err
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	c.mu.Lock()
 	c.cancelLoop = cancel
 	c.loopDone = make(chan struct{})
 	done := c.loopDone

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,7 +201,7 @@ func (cf *connFlags) account(env *Env) (xmpp.AccountConfig, error) {
 		if err != nil {
 			return cfg, usageError("--trust-fingerprint: " + err.Error())
 		}
-		if !contains(cfg.Fingerprints, parsed) {
+		if !slices.Contains(cfg.Fingerprints, parsed) {
 			cfg.Fingerprints = append(cfg.Fingerprints, parsed)
 		}
 	}
@@ -211,15 +212,6 @@ func (cf *connFlags) account(env *Env) (xmpp.AccountConfig, error) {
 		cfg.Resource = cf.resource
 	}
 	return cfg, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 type usageError string
