@@ -1,0 +1,81 @@
+package store
+
+// migrations[i] brings a database from user_version i to i+1. Entries are
+// never edited once released; a change to the schema is a new entry.
+var migrations = []string{
+	// 1: messages with their indexes, the trigram and bigram search
+	// indexes, the roster cache, notices and a key/value table.
+	`
+CREATE TABLE messages (
+	seq       INTEGER PRIMARY KEY, -- Time in µs since 1970, made unique (see doc.go)
+	peer      TEXT    NOT NULL,
+	dir       INTEGER NOT NULL,
+	resource  TEXT    NOT NULL DEFAULT '',
+	id        TEXT    NOT NULL DEFAULT '',
+	origin_id TEXT    NOT NULL DEFAULT '',
+	stanza_id TEXT    NOT NULL DEFAULT '',
+	type      TEXT    NOT NULL DEFAULT '',
+	body      TEXT    NOT NULL DEFAULT '',
+	subject   TEXT    NOT NULL DEFAULT '',
+	thread    TEXT    NOT NULL DEFAULT '',
+	ts        INTEGER NOT NULL,
+	state     INTEGER NOT NULL,
+	error     TEXT    NOT NULL DEFAULT ''
+);
+CREATE INDEX messages_peer_ts ON messages (peer, ts, seq);
+CREATE UNIQUE INDEX messages_stanza_id ON messages (stanza_id) WHERE stanza_id <> '';
+CREATE INDEX messages_origin_id ON messages (peer, dir, origin_id) WHERE origin_id <> '';
+CREATE INDEX messages_id ON messages (peer, dir, id) WHERE id <> '';
+CREATE INDEX messages_outbox ON messages (seq) WHERE dir = 1 AND state = 1;
+
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+	body, subject,
+	content = 'messages', content_rowid = 'seq',
+	tokenize = 'trigram', columnsize = 0
+);
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, body, subject) VALUES ('delete', old.seq, old.body, old.subject);
+END;
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF body, subject ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, body, subject) VALUES ('delete', old.seq, old.body, old.subject);
+	INSERT INTO messages_fts (rowid, body, subject) VALUES (new.seq, new.body, new.subject);
+END;
+
+CREATE VIRTUAL TABLE messages_bigram USING fts5 (
+	grams,
+	content = '', contentless_delete = 1,
+	tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TRIGGER messages_bigram_ad AFTER DELETE ON messages BEGIN
+	DELETE FROM messages_bigram WHERE rowid = old.seq;
+END;
+
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value ANY
+) WITHOUT ROWID;
+
+CREATE TABLE roster (
+	jid          TEXT PRIMARY KEY,
+	name         TEXT NOT NULL DEFAULT '',
+	subscription TEXT NOT NULL DEFAULT '',
+	ask          TEXT NOT NULL DEFAULT '',
+	groups       TEXT NOT NULL DEFAULT '[]'
+) WITHOUT ROWID;
+
+CREATE TABLE notices (
+	seq       INTEGER PRIMARY KEY,
+	from_jid  TEXT    NOT NULL,
+	id        TEXT    NOT NULL DEFAULT '',
+	stanza_id TEXT    NOT NULL DEFAULT '',
+	subject   TEXT    NOT NULL DEFAULT '',
+	body      TEXT    NOT NULL DEFAULT '',
+	ts        INTEGER NOT NULL,
+	read      INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX notices_stanza_id ON notices (stanza_id) WHERE stanza_id <> '';
+CREATE INDEX notices_from_id ON notices (from_jid, id);
+CREATE INDEX notices_ts ON notices (ts, seq);
+CREATE INDEX notices_unread ON notices (seq) WHERE read = 0;
+`,
+}
