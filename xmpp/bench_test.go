@@ -2,11 +2,20 @@ package xmpp
 
 import (
 	"context"
+	"encoding/xml"
+	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
 	"magpie/xmpp/prosodytest"
+	"magpie/xmpp/store"
+
+	"mellium.im/xmlstream"
+	mxmpp "mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 )
 
 // BenchmarkSignIn measures a full sign-in against a local Prosody: TCP,
@@ -74,4 +83,80 @@ func BenchmarkChatRoundTrip(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkReceiveBurst measures a burst of 10,000 chat messages pushed by
+// a server as fast as it can write them, through the whole client (TLS,
+// XML decoding, the stanza handler, deduplication and the SQLite store with
+// its full-text indexes) until the last one is reported as stored. The
+// server is the in-process fake (mellium's server side), so the CPU figure
+// includes the server's encoding too; Prosody is left out so that its own
+// speed does not hide the client's.
+func BenchmarkReceiveBurst(b *testing.B) {
+	const burst = 10000
+	start := make(chan *mxmpp.Session, 1)
+	srv := startFakeServerWith(b, "pw", nil, func(sess *mxmpp.Session) { start <- sess })
+	var total time.Duration
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		db, err := store.Open(filepath.Join(b.TempDir(), "history.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := New("bench@fake.test", WithServer(srv.addr), WithTrustedFingerprints(srv.fingerprint),
+			WithPassword(func(context.Context) (string, error) { return "pw", nil }), WithStore(db))
+		if err != nil {
+			b.Fatal(err)
+		}
+		stored := make(chan struct{})
+		go func() {
+			n := 0
+			for e := range c.Events() {
+				if m, ok := e.(MessageReceived); ok && m.Seq != 0 {
+					if n++; n == burst {
+						close(stored)
+					}
+				}
+			}
+		}()
+		if err := c.Connect(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		sess := <-start
+		b.StartTimer()
+		began, cpuBegan := time.Now(), cpuTime()
+		go func() {
+			for i := range burst {
+				id := "burst-" + strconv.Itoa(i)
+				msg := stanza.Message{ID: id, To: c.LocalAddr(), From: jid.MustParse("peer@fake.test/desk"), Type: stanza.ChatMessage}
+				body := xmlstream.Wrap(xmlstream.Token(xml.CharData("消息 message number "+strconv.Itoa(i))), xml.StartElement{Name: xml.Name{Local: "body"}})
+				if err := sess.Send(context.Background(), msg.Wrap(body)); err != nil {
+					return
+				}
+			}
+		}()
+		select {
+		case <-stored:
+		case <-time.After(2 * time.Minute):
+			b.Fatal("the burst was not stored within 2 minutes")
+		}
+		total += time.Since(began)
+		cpu += cpuTime() - cpuBegan
+		b.StopTimer()
+		c.Close()
+		db.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(burst*b.N)/total.Seconds(), "msgs/s")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/burst")
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"magpie/xmpp/store"
 
 	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
@@ -44,6 +47,13 @@ type Client struct {
 
 	handler   *stanzaHandler
 	closeOnce sync.Once
+
+	sm            streamMgmt      // stream management, across connections
+	store         *storeWriter    // the message pipeline into the store
+	caughtUp      atomic.Bool     // the archive catch-up of this session is done
+	archivedAdded atomic.Int64    // new messages found in the archive, ever
+	mamQueries    map[string]bool // our archive queries under way: id -> pages backwards
+	archiveSeen   time.Time       // the newest archived message seen (under mu)
 }
 
 // Option configures a Client.
@@ -67,6 +77,7 @@ type options struct {
 	show             Show
 	status           string
 	priority         int8
+	store            *store.DB
 }
 
 // WithPassword sets the function that supplies the password. It is called for
@@ -173,18 +184,21 @@ func New(account string, opts ...Option) (*Client, error) {
 		resource = "magpie-" + randomHex(4)
 	}
 	c := &Client{
-		account:   j.Bare(),
-		resource:  resource,
-		opts:      o,
-		log:       o.logger,
-		events:    newEventQueue(),
-		roster:    map[string]Contact{},
-		presences: map[string]map[string]Presence{},
-		ownShow:   o.show,
-		ownStatus: o.status,
-		ownPrio:   o.priority,
+		account:    j.Bare(),
+		resource:   resource,
+		opts:       o,
+		log:        o.logger,
+		events:     newEventQueue(),
+		roster:     map[string]Contact{},
+		presences:  map[string]map[string]Presence{},
+		ownShow:    o.show,
+		ownStatus:  o.status,
+		ownPrio:    o.priority,
+		mamQueries: map[string]bool{},
 	}
 	c.handler = newStanzaHandler(c)
+	c.store = newStoreWriter(c, o.store)
+	c.sm.onAcked = c.onAcked
 	return c, nil
 }
 
@@ -317,6 +331,7 @@ func (c *Client) maintain(ctx context.Context, l *link, done chan struct{}) {
 				l = nl
 				break
 			}
+			c.forgetPresences() // not resumed: what we knew is stale
 			if ctx.Err() != nil {
 				return
 			}
@@ -352,13 +367,25 @@ func backoff(n int, first, longest time.Duration) time.Duration {
 	return half + time.Duration(j.Int64())
 }
 
-// dropLink forgets a lost session: the presences it carried are no longer
+// dropLink forgets a lost session. Unless the session can be resumed (which
+// keeps the server's presence state), the presences it carried are no longer
 // known, so each is reported as gone.
 func (c *Client) dropLink(l *link) {
 	c.mu.Lock()
 	if c.link == l {
 		c.link = nil
 	}
+	c.mu.Unlock()
+	c.sm.lost()
+	if _, _, _, ok := c.sm.resumable(); ok {
+		return
+	}
+	c.forgetPresences()
+}
+
+// forgetPresences reports every known presence as gone.
+func (c *Client) forgetPresences() {
+	c.mu.Lock()
 	var gone []Presence
 	for _, byRes := range c.presences {
 		for _, p := range byRes {
@@ -392,8 +419,15 @@ func (c *Client) Close() error {
 		c.mu.Unlock()
 		if l != nil {
 			c.signOff(l)
+		}
+		c.sm.reset()
+		if l != nil {
 			c.dropLink(l)
 		}
+		c.forgetPresences()
+		// Everything received is stored before Close returns: the caller
+		// may close the store next.
+		c.store.close()
 		c.setState(Offline, nil, 0)
 		c.events.close()
 	})

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,10 @@ type link struct {
 	conn      *activityConn
 	done      chan struct{} // closed when Serve has returned
 	err       error         // why Serve returned; read after done
+	resumed   bool          // the previous session was resumed (XEP-0198)
+
+	sendMu  sync.Mutex      // keeps outgoing messages in order
+	written map[string]bool // origin-ids of messages written on this session (under sendMu)
 }
 
 // activityConn records when bytes last arrived, so the keep-alive pings only
@@ -122,20 +127,32 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		c.dropLink(l)
 		return nil, err
 	}
+	if !l.resumed {
+		c.caughtUp.Store(false)
+	}
 	go func() {
 		l.err = l.sess.Serve(c.handler)
 		_ = l.conn.Close()
 		close(l.done)
 	}()
-	if err := c.fetchRoster(ctx, l.sess); err != nil {
-		c.events.push(ErrorOccurred{Err: err})
-	}
-	c.mu.Lock()
-	show, status, prio, hidden := c.ownShow, c.ownStatus, c.ownPrio, c.hidden
-	c.mu.Unlock()
-	if c.opts.sendPresence && !hidden {
-		if err := l.sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
-			return abort(fmt.Errorf("xmpp: send initial presence: %w", err))
+	if !l.resumed {
+		// A new session: the server knows nothing of the old one.
+		c.forgetPresences()
+		if err := c.fetchRoster(ctx, l.sess); err != nil {
+			c.events.push(ErrorOccurred{Err: err})
+		}
+		// Carbons before presence, so that no message to another device
+		// is missed once messages can arrive.
+		if err := c.enableCarbons(ctx, l.sess); err != nil {
+			c.log.Info("carbons not enabled", "err", err)
+		}
+		c.mu.Lock()
+		show, status, prio, hidden := c.ownShow, c.ownStatus, c.ownPrio, c.hidden
+		c.mu.Unlock()
+		if c.opts.sendPresence && !hidden {
+			if err := l.sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
+				return abort(fmt.Errorf("xmpp: send initial presence: %w", err))
+			}
 		}
 	}
 	// A server handles one stream's stanzas in order: once it answers this
@@ -155,8 +172,24 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	}
 	c.link = l
 	c.mu.Unlock()
+	// The outbox goes out before anything sent from now on (Send waits
+	// for sendMu).
+	c.flushOutbox(l)
 	c.setState(Online, nil, 0)
+	if !l.resumed {
+		go c.catchUp(l)
+	}
 	return l, nil
+}
+
+// enableCarbons asks the server for copies of the messages the account's
+// other devices send and receive (XEP-0280).
+func (c *Client) enableCarbons(ctx context.Context, sess *mxmpp.Session) error {
+	type enable struct {
+		XMLName xml.Name `xml:"urn:xmpp:carbons:2 enable"`
+	}
+	err := sess.UnmarshalIQElement(ctx, xmlPayload(enable{}), stanza.IQ{Type: stanza.SetIQ}, nil)
+	return stanzaErr(err)
 }
 
 // plusFailure marks a SASL failure with a -PLUS mechanism, which is retried
@@ -221,7 +254,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 			}
 			return fail(fmt.Errorf("xmpp: TLS with %s: %w", addr, err))
 		}
-		rw, state = tc, mxmpp.Secure
+		rw, state = newSMConn(tc, &c.sm), mxmpp.Secure
 	}
 
 	phase := "stream"
@@ -249,11 +282,24 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 	}
 	var features []mxmpp.StreamFeature
 	if !c.opts.directTLS {
-		features = append(features, track(mxmpp.StartTLS(cfg), "tls"))
+		startTLS := mxmpp.StartTLS(cfg)
+		negotiateTLS := startTLS.Negotiate
+		// Stream management counts on the TLS connection, so it wraps
+		// the one STARTTLS makes.
+		startTLS.Negotiate = func(ctx context.Context, s *mxmpp.Session, data interface{}) (mxmpp.SessionState, io.ReadWriter, error) {
+			mask, rw, err := negotiateTLS(ctx, s, data)
+			if nc, ok := rw.(net.Conn); ok && err == nil {
+				rw = newSMConn(nc, &c.sm)
+			}
+			return mask, rw, err
+		}
+		features = append(features, track(startTLS, "tls"))
 	}
+	neg := &smNegotiation{}
 	features = append(features,
 		track(mxmpp.SASL("", password, mechs...), "sasl"),
-		track(bindRequested(origin), "bind"),
+		track(c.smFeature(neg), "resume"),
+		track(c.bindOrResumed(origin, neg), "bind"),
 	)
 	// bound owns the socket's deadlines: mellium's own watcher would clear
 	// them again on cancellation (a race that left reads blocked), so it is
@@ -292,60 +338,86 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 	c.log.Info("signed in", "jid", sess.LocalAddr().String(), "server", addr, "mechanism", usedMech)
 	conn.lastRead.Store(time.Now().UnixNano())
 	conn.negotiating.Store(false)
-	return &link{sess: sess, conn: conn, mechanism: usedMech, done: make(chan struct{})}, nil
+	l := &link{sess: sess, conn: conn, mechanism: usedMech, done: make(chan struct{}), resumed: neg.resumed, written: map[string]bool{}}
+	for _, id := range c.sm.pendingMessages() { // written again by the resumption
+		l.written[id] = true
+	}
+	return l, nil
 }
 
-// bindRequested is the client side of resource binding (RFC 6120 §7),
-// asking for origin's resource. mellium's BindResource cannot request one
+// bindOrResumed is the client side of resource binding (RFC 6120 §7),
+// asking for origin's resource, followed by enabling stream management when
+// the server offers it. mellium's BindResource cannot request a resource
 // (v0.22 writes the empty JID into <resource>), so every session would get a
-// random resource and `--resource` would be ignored.
-func bindRequested(origin jid.JID) mxmpp.StreamFeature {
+// random resource and `--resource` would be ignored. When the stream
+// management feature resumed the previous session instead, there is nothing
+// to bind.
+func (c *Client) bindOrResumed(origin jid.JID, neg *smNegotiation) mxmpp.StreamFeature {
 	f := mxmpp.BindResource() // for Name, List, Parse and the state bits
 	f.Negotiate = func(ctx context.Context, s *mxmpp.Session, _ interface{}) (mxmpp.SessionState, io.ReadWriter, error) {
-		type bindPayload struct {
-			XMLName  xml.Name `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
-			Resource string   `xml:"resource,omitempty"`
-			JID      string   `xml:"jid,omitempty"`
+		if neg.resumed {
+			return mxmpp.Ready, nil, nil
 		}
-		type bindIQ struct {
-			XMLName xml.Name      `xml:"jabber:client iq"`
-			ID      string        `xml:"id,attr"`
-			Type    string        `xml:"type,attr"`
-			Bind    bindPayload   `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
-			Err     *stanza.Error `xml:"error"`
-		}
-		id := randomHex(8)
-		w := s.TokenWriter()
-		defer w.Close()
-		req := bindIQ{ID: id, Type: "set", Bind: bindPayload{Resource: origin.Resourcepart()}}
-		if _, err := xmlstream.Copy(w, xmlPayload(req)); err != nil {
+		neg.bound = true
+		c.sm.reset() // a new session: nothing of the old one can be resumed
+		if _, err := bindResource(s, origin); err != nil {
 			return 0, nil, err
 		}
-		if err := w.Flush(); err != nil {
-			return 0, nil, err
+		if neg.advertised {
+			if err := c.enableSM(s); err != nil {
+				return 0, nil, fmt.Errorf("enable stream management: %w", err)
+			}
 		}
-		r := s.TokenReader()
-		defer r.Close()
-		var resp bindIQ
-		if err := xml.NewTokenDecoder(r).Decode(&resp); err != nil {
-			return 0, nil, fmt.Errorf("read bind result: %w", err)
-		}
-		switch {
-		case resp.ID != id:
-			return 0, nil, fmt.Errorf("bind result for id %q, want %q", resp.ID, id)
-		case resp.Type == "error" && resp.Err != nil:
-			return 0, nil, stanzaErr(*resp.Err)
-		case resp.Type != "result":
-			return 0, nil, fmt.Errorf("bind answered with type %q", resp.Type)
-		}
-		bound, err := jid.Parse(resp.Bind.JID)
-		if err != nil {
-			return 0, nil, fmt.Errorf("bound JID %q: %w", resp.Bind.JID, err)
-		}
-		s.UpdateAddr(bound)
 		return mxmpp.Ready, nil, nil
 	}
 	return f
+}
+
+// bindResource binds origin's resource and sets the session's address to
+// the JID the server bound.
+func bindResource(s *mxmpp.Session, origin jid.JID) (jid.JID, error) {
+	type bindPayload struct {
+		XMLName  xml.Name `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+		Resource string   `xml:"resource,omitempty"`
+		JID      string   `xml:"jid,omitempty"`
+	}
+	type bindIQ struct {
+		XMLName xml.Name      `xml:"jabber:client iq"`
+		ID      string        `xml:"id,attr"`
+		Type    string        `xml:"type,attr"`
+		Bind    bindPayload   `xml:"urn:ietf:params:xml:ns:xmpp-bind bind"`
+		Err     *stanza.Error `xml:"error"`
+	}
+	id := randomHex(8)
+	w := s.TokenWriter()
+	defer w.Close()
+	req := bindIQ{ID: id, Type: "set", Bind: bindPayload{Resource: origin.Resourcepart()}}
+	if _, err := xmlstream.Copy(w, xmlPayload(req)); err != nil {
+		return jid.JID{}, err
+	}
+	if err := w.Flush(); err != nil {
+		return jid.JID{}, err
+	}
+	r := s.TokenReader()
+	defer r.Close()
+	var resp bindIQ
+	if err := xml.NewTokenDecoder(r).Decode(&resp); err != nil {
+		return jid.JID{}, fmt.Errorf("read bind result: %w", err)
+	}
+	switch {
+	case resp.ID != id:
+		return jid.JID{}, fmt.Errorf("bind result for id %q, want %q", resp.ID, id)
+	case resp.Type == "error" && resp.Err != nil:
+		return jid.JID{}, stanzaErr(*resp.Err)
+	case resp.Type != "result":
+		return jid.JID{}, fmt.Errorf("bind answered with type %q", resp.Type)
+	}
+	bound, err := jid.Parse(resp.Bind.JID)
+	if err != nil {
+		return jid.JID{}, fmt.Errorf("bound JID %q: %w", resp.Bind.JID, err)
+	}
+	s.UpdateAddr(bound)
+	return bound, nil
 }
 
 func isNetworkError(err error) bool {

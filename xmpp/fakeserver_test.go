@@ -51,7 +51,13 @@ func startFakeServer(t *testing.T, password string) *fakeServer {
 
 // startFakeServerHook is startFakeServer where onPlain, when set, runs on
 // the client's PLAIN exchange with the raw socket (e.g. to drop it).
-func startFakeServerHook(t *testing.T, password string, onPlain func(net.Conn)) *fakeServer {
+func startFakeServerHook(t testing.TB, password string, onPlain func(net.Conn)) *fakeServer {
+	return startFakeServerWith(t, password, onPlain, nil)
+}
+
+// startFakeServerWith is startFakeServerHook where onSession, when set, gets
+// each negotiated session (in its own goroutine) to send stanzas on.
+func startFakeServerWith(t testing.TB, password string, onPlain func(net.Conn), onSession func(*mxmpp.Session)) *fakeServer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -123,6 +129,9 @@ func startFakeServerHook(t *testing.T, password string, onPlain func(net.Conn)) 
 				}))
 				if err != nil {
 					return
+				}
+				if onSession != nil {
+					go onSession(sess)
 				}
 				_ = sess.Serve(mux.New(stanza.NSClient, ping.Handle()))
 			}()

@@ -27,6 +27,8 @@ var features = []string{
 	ping.NS,
 	version.NS,
 	nsSID,
+	nsReceipts,
+	nsCarbons,
 }
 
 // clientInfo is the disco#info answer, and the input of the caps hash.
@@ -69,6 +71,9 @@ func newStanzaHandler(c *Client) *stanzaHandler {
 // HandleXMPP implements xmpp.Handler. It never returns an error for a bad
 // stanza: an error from a handler would end the whole session.
 func (h *stanzaHandler) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	if start.Name.Space == nsSM {
+		return h.c.onSMElement(t, start)
+	}
 	if start.Name.Space == stanza.NSClient {
 		switch start.Name.Local {
 		case "message":
@@ -77,7 +82,7 @@ func (h *stanzaHandler) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.Star
 				h.c.log.Debug("undecodable message", "err", err)
 				return nil
 			}
-			h.c.onMessage(w)
+			h.c.onMessage(w, t)
 			return nil
 		case "presence":
 			var w wirePresence

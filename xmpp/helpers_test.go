@@ -2,16 +2,21 @@ package xmpp
 
 import (
 	"context"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"magpie/xmpp/prosodytest"
+	"magpie/xmpp/store"
+
+	"mellium.im/xmpp/jid"
 )
 
 // recorder collects a client's events so a test can wait for one.
@@ -99,19 +104,8 @@ func testOptions(srv *prosodytest.Server, password string) []Option {
 // online creates a user and a connected client for it.
 func online(t *testing.T, srv *prosodytest.Server, user string, extra ...Option) (*Client, *recorder) {
 	t.Helper()
-	account := srv.AddUser(t, user, user+"-pw")
-	c, err := New(account, append(testOptions(srv, user+"-pw"), extra...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := record(c)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := c.Connect(ctx); err != nil {
-		t.Fatalf("connect %s: %v\nserver log:\n%s", account, err, srv.Log())
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, r
+	srv.AddUser(t, user, user+"-pw")
+	return onlineAs(t, srv, user, extra...)
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -210,4 +204,71 @@ func follow(t *testing.T, watcher, target *Client, targetEvents *recorder) {
 	if err := target.ApproveSubscription(ctx, watcher.Account()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Cut closes every connection through the proxy at once, like a network
+// that dropped (the client sees a reset or EOF).
+func (p *freezeProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// openStore opens a fresh store in the test's temp dir.
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "history.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// bodies returns the bodies of a conversation in the store, oldest first,
+// each prefixed with > for outgoing and < for incoming.
+func bodies(t *testing.T, db *store.DB, peer string) []string {
+	t.Helper()
+	msgs, err := db.History(peer, store.Cursor{}, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		dir := "<"
+		if m.Dir == store.Outgoing {
+			dir = ">"
+		}
+		out = append(out, dir+m.Body)
+	}
+	return out
+}
+
+// onlineAs connects a client for an account that exists (online created it).
+func onlineAs(t *testing.T, srv *prosodytest.Server, user string, extra ...Option) (*Client, *recorder) {
+	t.Helper()
+	c, err := New(user+"@"+srv.Domain, append(testOptions(srv, user+"-pw"), extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.Connect(ctx); err != nil {
+		t.Fatalf("connect %s: %v\nserver log:\n%s", user, err, srv.Log())
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, r
+}
+
+// sendRaw writes a stanza given as XML text (for forged or odd stanzas).
+func (c *Client) sendRaw(ctx context.Context, _ jid.JID, stanzaXML string) error {
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	return sess.Send(ctx, xml.NewDecoder(strings.NewReader(stanzaXML)))
 }

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"magpie/xmpp/store"
+
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/ping"
 	"mellium.im/xmpp/stanza"
 )
 
@@ -18,8 +21,8 @@ const nsSID = "urn:xmpp:sid:0" // XEP-0359 unique and stable stanza IDs
 type Message struct {
 	// ID is the stanza id the sender chose; OriginID its XEP-0359 origin-id
 	// (the same value for messages Magpie sends). StanzaID is the id the
-	// own server assigned (XEP-0359 stanza-id by the own bare JID), empty
-	// when the server assigns none.
+	// own server assigned (XEP-0359 stanza-id by the own bare JID, or the
+	// archive id), empty when the server assigns none.
 	ID       string
 	OriginID string
 	StanzaID string
@@ -33,11 +36,49 @@ type Message struct {
 	// messages delivered late (Delayed set), else when it arrived.
 	Time    time.Time
 	Delayed bool
+	// Outgoing is set on messages the own account sent: from this client,
+	// or from another of its devices (Carbon) or the archive.
+	Outgoing bool
+	// Carbon is set on copies of messages another device of the account
+	// sent or received (XEP-0280); Archived on messages fetched from the
+	// server's archive (XEP-0313) at sign-in.
+	Carbon   bool
+	Archived bool
+	// Seq is the message's place in the local store (0 without a store).
+	Seq   int64
+	State DeliveryState
+	Error string // why it failed, for DeliveryFailed
+
+	backfill bool // from a first sync, which pages from the newest backwards
 }
+
+func messageType(s string) stanza.MessageType {
+	if s == "" {
+		return stanza.NormalMessage
+	}
+	return stanza.MessageType(s)
+}
+
+const (
+	nsCarbons  = "urn:xmpp:carbons:2"
+	nsForward  = "urn:xmpp:forward:0"
+	nsMAM      = "urn:xmpp:mam:2"
+	nsReceipts = "urn:xmpp:receipts"
+	nsRSM      = "http://jabber.org/protocol/rsm"
+)
 
 type wireText struct {
 	Lang string `xml:"http://www.w3.org/XML/1998/namespace lang,attr"`
 	Text string `xml:",chardata"`
+}
+
+type wireDelay struct {
+	Stamp time.Time `xml:"stamp,attr"`
+}
+
+type wireForwarded struct {
+	Delay   *wireDelay   `xml:"urn:xmpp:delay delay"`
+	Message *wireMessage `xml:"jabber:client message"`
 }
 
 type wireMessage struct {
@@ -57,10 +98,24 @@ type wireMessage struct {
 		ID string `xml:"id,attr"`
 		By string `xml:"by,attr"`
 	} `xml:"urn:xmpp:sid:0 stanza-id"`
-	Delay *struct {
-		Stamp time.Time `xml:"stamp,attr"`
-	} `xml:"urn:xmpp:delay delay"`
+	Delay *wireDelay    `xml:"urn:xmpp:delay delay"`
 	Error *stanza.Error `xml:"error"`
+	// Carbons (XEP-0280), archive results (XEP-0313), receipts (XEP-0184).
+	CarbonReceived *struct {
+		Forwarded wireForwarded `xml:"urn:xmpp:forward:0 forwarded"`
+	} `xml:"urn:xmpp:carbons:2 received"`
+	CarbonSent *struct {
+		Forwarded wireForwarded `xml:"urn:xmpp:forward:0 forwarded"`
+	} `xml:"urn:xmpp:carbons:2 sent"`
+	ArchiveResult *struct {
+		QueryID   string        `xml:"queryid,attr"`
+		ID        string        `xml:"id,attr"`
+		Forwarded wireForwarded `xml:"urn:xmpp:forward:0 forwarded"`
+	} `xml:"urn:xmpp:mam:2 result"`
+	ReceiptRequest *struct{} `xml:"urn:xmpp:receipts request"`
+	Receipt        *struct {
+		ID string `xml:"id,attr"`
+	} `xml:"urn:xmpp:receipts received"`
 }
 
 // pickText chooses the text in the stanza's language, else the one without
@@ -86,12 +141,13 @@ func (c *Client) sender(from string) (jid.JID, error) {
 	return jid.Parse(from)
 }
 
-// onMessage translates an incoming message into an event.
-func (c *Client) onMessage(w wireMessage) {
+// translate builds a Message from its wire form; ok is false when the
+// addresses do not parse.
+func (c *Client) translate(w wireMessage) (Message, bool) {
 	from, err := c.sender(w.From)
 	if err != nil {
 		c.log.Debug("message with bad from", "from", w.From)
-		return
+		return Message{}, false
 	}
 	to, _ := jid.Parse(w.To)
 	m := Message{
@@ -99,14 +155,11 @@ func (c *Client) onMessage(w wireMessage) {
 		OriginID: w.OriginID.ID,
 		From:     from,
 		To:       to,
-		Type:     stanza.MessageType(w.Type),
+		Type:     messageType(w.Type),
 		Body:     pickText(w.Bodies, w.Lang),
 		Subject:  pickText(w.Subjects, w.Lang),
 		Thread:   w.Thread,
 		Time:     time.Now(),
-	}
-	if m.Type == "" {
-		m.Type = stanza.NormalMessage
 	}
 	own := c.account.String()
 	for _, sid := range w.StanzaIDs {
@@ -117,26 +170,117 @@ func (c *Client) onMessage(w wireMessage) {
 	if w.Delay != nil && !w.Delay.Stamp.IsZero() {
 		m.Time, m.Delayed = w.Delay.Stamp, true
 	}
+	m.Outgoing = from.Bare().Equal(c.account) && !to.Bare().Equal(c.account)
+	return m, true
+}
+
+// fromOwnAccount reports whether a wrapper (carbon, archive result) came
+// from the own account: mellium blanks a from equal to the own bare JID.
+// Anyone else could forge one.
+func (c *Client) fromOwnAccount(w wireMessage) bool {
+	return w.From == "" || w.From == c.account.String()
+}
+
+// onMessage translates an incoming message: it unwraps carbons and archive
+// results, answers receipt requests through enc, and hands chat messages to
+// the store, which reports them once they are known to be new.
+func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
+	switch {
+	case w.ArchiveResult != nil:
+		ours, backwards := c.ownQuery(w.ArchiveResult.QueryID)
+		if !c.fromOwnAccount(w) || !ours || w.ArchiveResult.Forwarded.Message == nil {
+			return
+		}
+		inner := w.ArchiveResult.Forwarded
+		m, ok := c.translate(*inner.Message)
+		if !ok {
+			return
+		}
+		m.StanzaID, m.Archived, m.backfill = w.ArchiveResult.ID, true, backwards
+		if inner.Delay != nil && !inner.Delay.Stamp.IsZero() {
+			m.Time, m.Delayed = inner.Delay.Stamp, true
+		}
+		c.mu.Lock()
+		if m.Time.After(c.archiveSeen) {
+			c.archiveSeen = m.Time
+		}
+		c.mu.Unlock()
+		if m.Type == stanza.ChatMessage || m.Type == stanza.NormalMessage {
+			if m.Type == stanza.NormalMessage && !m.Outgoing {
+				return // notices are not taken from the archive
+			}
+			if m.Body != "" {
+				c.store.message(m, false)
+			}
+		}
+		return
+	case w.CarbonReceived != nil || w.CarbonSent != nil:
+		if !c.fromOwnAccount(w) {
+			c.log.Info("dropped a forged carbon", "from", w.From)
+			return
+		}
+		fw := w.CarbonSent
+		if fw == nil {
+			fw = w.CarbonReceived
+		}
+		if fw.Forwarded.Message == nil {
+			return
+		}
+		m, ok := c.translate(*fw.Forwarded.Message)
+		if !ok {
+			return
+		}
+		m.Carbon = true
+		if w.CarbonSent != nil {
+			m.Outgoing = true
+		}
+		c.onChat(m, *fw.Forwarded.Message, nil)
+		return
+	}
+	m, ok := c.translate(w)
+	if !ok {
+		return
+	}
 	switch m.Type {
 	case stanza.ErrorMessage:
-		fail := MessageFailed{ID: m.ID, To: from, Err: &StanzaError{Condition: "undefined-condition"}}
+		fail := MessageFailed{ID: m.ID, To: m.From, Err: &StanzaError{Condition: "undefined-condition"}}
 		if w.Error != nil {
 			fail.Err = &StanzaError{Condition: string(w.Error.Condition), Type: string(w.Error.Type), Text: errorText(*w.Error)}
 		}
+		c.setDelivery(m.From, m.ID, DeliveryFailed, fail.Err.Error())
 		c.events.push(fail)
 	case stanza.ChatMessage:
-		if m.Body != "" { // chat states and receipts carry no body
-			c.events.push(MessageReceived{m})
-		}
-	case stanza.HeadlineMessage:
+		c.onChat(m, w, enc)
+	case stanza.HeadlineMessage, stanza.NormalMessage:
 		if m.Body != "" || m.Subject != "" {
-			c.events.push(HeadlineReceived{m})
-		}
-	case stanza.NormalMessage:
-		if m.Body != "" || m.Subject != "" {
-			c.events.push(NormalMessageReceived{m})
+			c.store.message(m, false)
 		}
 	}
+}
+
+// onChat handles a chat message, direct or a carbon (enc nil: no receipt is
+// sent for a copy; the device that got the original answers).
+func (c *Client) onChat(m Message, w wireMessage, enc xmlstream.TokenWriter) {
+	if w.Receipt != nil && w.Receipt.ID != "" {
+		if !m.Outgoing { // the peer's client confirms one of ours
+			c.setDelivery(m.From, w.Receipt.ID, DeliveryDelivered, "")
+		}
+		return
+	}
+	if m.Body == "" { // chat states and such
+		return
+	}
+	if w.ReceiptRequest != nil && enc != nil && m.ID != "" && !m.Outgoing {
+		receipt := stanza.Message{To: m.From, ID: randomHex(8), Type: stanza.ChatMessage}.Wrap(
+			xmlstream.Wrap(nil, xml.StartElement{
+				Name: xml.Name{Space: nsReceipts, Local: "received"},
+				Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: m.ID}},
+			}))
+		if _, err := xmlstream.Copy(enc, receipt); err != nil {
+			c.log.Debug("send receipt", "err", err)
+		}
+	}
+	c.store.message(m, c.caughtUp.Load())
 }
 
 // OutgoingMessage is a message to send.
@@ -149,36 +293,143 @@ type OutgoingMessage struct {
 }
 
 // SendMessage sends a one-to-one chat message and returns its id (also used
-// as its origin-id). It returns once the message is written to the server;
-// a bounce arrives later as MessageFailed with the same id.
+// as its origin-id). See Send.
 func (c *Client) SendMessage(ctx context.Context, to jid.JID, body string) (string, error) {
 	return c.Send(ctx, OutgoingMessage{To: to, Body: body})
 }
 
 // Send sends a message and returns its id.
+//
+// With a store (WithStore) the message is stored first, as pending: while
+// the client is offline or reconnecting it waits in the outbox and goes out,
+// in order, once the session is back, so Send succeeds. The server's
+// acknowledgement is reported as MessageStateChanged (DeliverySent), the
+// recipient's receipt likewise (DeliveryDelivered), a bounce as
+// MessageFailed. Without a store Send fails with ErrNotConnected while
+// offline.
 func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 	if m.Body == "" {
 		return "", errors.New("xmpp: empty message")
 	}
-	sess, err := c.session()
-	if err != nil {
-		return "", err
-	}
 	if m.Type == "" {
 		m.Type = stanza.ChatMessage
 	}
+	c.mu.Lock()
+	l, closed := c.link, c.closed
+	c.mu.Unlock()
+	if closed || (l == nil && c.opts.store == nil) {
+		return "", ErrNotConnected
+	}
 	id := randomHex(12)
-	children := []xml.TokenReader{textElement("body", m.Body)}
-	if m.Thread != "" {
-		children = append(children, textElement("thread", m.Thread))
+	rec := store.Message{
+		Peer:     m.To.Bare().String(),
+		Dir:      store.Outgoing,
+		Resource: c.resource,
+		ID:       id,
+		OriginID: id,
+		Type:     string(m.Type),
+		Body:     m.Body,
+		Thread:   m.Thread,
+		Time:     time.Now(),
+		State:    store.Pending,
+	}
+	if c.opts.store != nil {
+		var err error
+		done := make(chan struct{})
+		c.store.do(func(db *store.DB) {
+			defer close(done)
+			if db == nil { // closed meanwhile
+				err = ErrNotConnected
+				return
+			}
+			if _, err = db.AddMessages([]store.Message{rec}); err == nil && rec.Time.After(c.store.newest[rec.Peer]) {
+				c.store.newest[rec.Peer] = rec.Time
+			}
+		})
+		<-done
+		if err != nil {
+			return "", fmt.Errorf("xmpp: store message: %w", err)
+		}
+	}
+	// The session is looked at only after the message is stored: a session
+	// published meanwhile flushes the outbox after publishing, so the
+	// message is either in that flush or written here (once: see written).
+	c.mu.Lock()
+	l = c.link
+	c.mu.Unlock()
+	if l == nil {
+		if c.opts.store == nil {
+			return "", ErrNotConnected
+		}
+		return id, nil // in the outbox
+	}
+	l.sendMu.Lock()
+	_, err := c.writeMessage(ctx, l, rec)
+	l.sendMu.Unlock()
+	if err != nil {
+		if c.opts.store != nil {
+			return id, nil // stays in the outbox for the next session
+		}
+		return "", fmt.Errorf("xmpp: send message to %s: %w", m.To, err)
+	}
+	c.confirmSent(l, rec)
+	return id, nil
+}
+
+// writeMessage writes a stored outgoing message on l, once per session.
+// Hold l.sendMu.
+func (c *Client) writeMessage(ctx context.Context, l *link, r store.Message) (wrote bool, err error) {
+	if l.written[r.OriginID] {
+		return false, nil
+	}
+	to, err := jid.Parse(r.Peer)
+	if err != nil {
+		return false, err
+	}
+	children := []xml.TokenReader{textElement("body", r.Body)}
+	if r.Thread != "" {
+		children = append(children, textElement("thread", r.Thread))
 	}
 	children = append(children, xmlstream.Wrap(nil, xml.StartElement{
 		Name: xml.Name{Space: nsSID, Local: "origin-id"},
-		Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: id}},
+		Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: r.OriginID}},
 	}))
-	msg := stanza.Message{ID: id, To: m.To, Type: m.Type}
-	if err := sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(children...))); err != nil {
-		return "", fmt.Errorf("xmpp: send message to %s: %w", m.To, err)
+	if r.Type == string(stanza.ChatMessage) {
+		children = append(children, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsReceipts, Local: "request"}}))
 	}
-	return id, nil
+	msg := stanza.Message{ID: r.OriginID, To: to, Type: messageType(r.Type)}
+	if err := l.sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(children...))); err != nil {
+		return false, err
+	}
+	l.written[r.OriginID] = true
+	return true, nil
+}
+
+// confirmSent learns that what was written up to r reached the server: with
+// stream management by asking for an ack; without it by a ping, which the
+// server answers only after it has handled everything before it.
+func (c *Client) confirmSent(l *link, rs ...store.Message) {
+	if len(rs) == 0 {
+		return
+	}
+	if c.sm.isEnabled() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := requestAck(ctx, l.sess); err != nil {
+			c.log.Debug("request ack", "err", err)
+		}
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := ping.Send(ctx, l.sess, c.account.Domain()); err != nil {
+			return
+		}
+		for _, r := range rs {
+			if peer, err := jid.Parse(r.Peer); err == nil {
+				c.setDelivery(peer, r.OriginID, DeliverySent, "")
+			}
+		}
+	}()
 }

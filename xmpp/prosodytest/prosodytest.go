@@ -35,7 +35,7 @@ import (
 // presence, message, iq, c2s and posix are loaded automatically by Prosody 0.12.
 var defaultModules = []string{
 	"roster", "saslauth", "tls", "disco", "carbons", "mam", "ping", "version",
-	"private", "vcard_legacy", "pep", "blocklist", "time", "uptime", "smacks",
+	"private", "vcard_legacy", "pep", "blocklist", "time", "uptime", "smacks", "offline",
 }
 
 // errPortInUse means Prosody could not bind one of its ports.
@@ -236,6 +236,16 @@ func (s *Server) Restart(t testing.TB) {
 	if err := s.launch(); err != nil {
 		s.Stop(t)
 		t.Fatalf("prosodytest: restart: %v\n--- prosody log tail ---\n%s", err, tail(s.Log(), 60))
+	}
+}
+
+// Relaunch starts a stopped server again on the same ports with the same
+// data, and waits until it is ready.
+func (s *Server) Relaunch(t testing.TB) {
+	t.Helper()
+	if err := s.launch(); err != nil {
+		s.Stop(t)
+		t.Fatalf("prosodytest: relaunch: %v\n--- prosody log tail ---\n%s", err, tail(s.Log(), 60))
 	}
 }
 

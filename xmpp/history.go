@@ -1,0 +1,475 @@
+package xmpp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"magpie/xmpp/store"
+
+	"mellium.im/xmpp/jid"
+)
+
+// WithStore keeps the account's history in db: every message the client
+// sends or receives is stored (duplicates dropped), messages typed while
+// offline wait in the outbox and go out in order once online, and every
+// sign-in catches up from the server's archive. Several clients (the app
+// and the command line) may share one store.
+func WithStore(db *store.DB) Option { return func(o *options) { o.store = db } }
+
+// DeliveryState is where an outgoing message is on its way.
+type DeliveryState = store.State
+
+// The delivery states. Incoming messages are DeliveryReceived.
+const (
+	DeliveryReceived  = store.Received
+	DeliveryPending   = store.Pending
+	DeliverySent      = store.Sent
+	DeliveryDelivered = store.Delivered
+	DeliveryFailed    = store.Failed
+)
+
+// MessageStateChanged reports that an outgoing message moved on: the server
+// acknowledged it (DeliverySent) or the recipient's client confirmed it
+// (DeliveryDelivered). A bounce is reported as MessageFailed.
+type MessageStateChanged struct {
+	ID    string
+	Peer  jid.JID
+	State DeliveryState
+}
+
+// HistorySynced reports that the catch-up from the server's archive after a
+// sign-in has finished; Added messages were new (each was also reported as
+// a MessageReceived with Archived set).
+type HistorySynced struct {
+	Added int
+	Err   error
+}
+
+func (MessageStateChanged) isEvent() {}
+func (HistorySynced) isEvent()       {}
+
+// Peer returns the other party of a one-to-one message.
+func (m Message) Peer() jid.JID {
+	if m.Outgoing {
+		return m.To.Bare()
+	}
+	return m.From.Bare()
+}
+
+// record turns a message into its stored form.
+func (c *Client) record(m Message) store.Message {
+	r := store.Message{
+		Peer:     m.Peer().String(),
+		Dir:      store.Incoming,
+		ID:       m.ID,
+		OriginID: m.OriginID,
+		StanzaID: m.StanzaID,
+		Type:     string(m.Type),
+		Body:     m.Body,
+		Subject:  m.Subject,
+		Thread:   m.Thread,
+		Time:     m.Time,
+		State:    m.State,
+		Error:    m.Error,
+	}
+	if m.Outgoing {
+		r.Dir = store.Outgoing
+		r.Resource = m.From.Resourcepart()
+		if r.State == store.Received {
+			r.State = store.Sent
+		}
+	} else {
+		r.Resource = m.From.Resourcepart()
+	}
+	return r
+}
+
+// fromRecord turns a stored message back into a Message.
+func (c *Client) fromRecord(r store.Message) Message {
+	peer, _ := jid.Parse(r.Peer)
+	m := Message{
+		Seq:      r.Seq,
+		ID:       r.ID,
+		OriginID: r.OriginID,
+		StanzaID: r.StanzaID,
+		Type:     messageType(r.Type),
+		Body:     r.Body,
+		Subject:  r.Subject,
+		Thread:   r.Thread,
+		Time:     r.Time,
+		State:    r.State,
+		Error:    r.Error,
+		Outgoing: r.Dir == store.Outgoing,
+	}
+	if m.Outgoing {
+		m.From, _ = c.account.WithResource(r.Resource)
+		if r.Resource == "" {
+			m.From = c.account
+		}
+		m.To = peer
+	} else {
+		m.From, _ = peer.WithResource(r.Resource)
+		if r.Resource == "" {
+			m.From = peer
+		}
+		m.To = c.account
+	}
+	return m
+}
+
+// ErrNoStore is returned by the history methods of a client without a store.
+var ErrNoStore = errors.New("xmpp: no local store")
+
+// History returns up to limit messages exchanged with peer before the
+// cursor (the zero cursor: the newest), oldest first.
+func (c *Client) History(peer jid.JID, before store.Cursor, limit int) ([]Message, error) {
+	if c.opts.store == nil {
+		return nil, ErrNoStore
+	}
+	rs, err := c.opts.store.History(peer.Bare().String(), before, limit)
+	return c.fromRecords(rs), err
+}
+
+// HistoryAfter returns up to limit messages with peer after the cursor,
+// oldest first.
+func (c *Client) HistoryAfter(peer jid.JID, after store.Cursor, limit int) ([]Message, error) {
+	if c.opts.store == nil {
+		return nil, ErrNoStore
+	}
+	rs, err := c.opts.store.After(peer.Bare().String(), after, limit)
+	return c.fromRecords(rs), err
+}
+
+// HistoryAround returns the stored message seq with up to n messages of the
+// same conversation on each side (to show a search hit in context).
+func (c *Client) HistoryAround(seq int64, n int) ([]Message, error) {
+	if c.opts.store == nil {
+		return nil, ErrNoStore
+	}
+	rs, err := c.opts.store.Around(seq, n)
+	return c.fromRecords(rs), err
+}
+
+// SearchHit is a message that matched a history search, with the byte
+// ranges of the matches in its Body.
+type SearchHit struct {
+	Message
+	Matches [][2]int
+}
+
+// SearchHistory finds stored messages containing text (English or Chinese,
+// no word splitting needed), newest first, with peer or, when peer is the
+// zero JID, in all conversations.
+func (c *Client) SearchHistory(text string, peer jid.JID, limit int) ([]SearchHit, error) {
+	if c.opts.store == nil {
+		return nil, ErrNoStore
+	}
+	p := ""
+	if !peer.Equal(jid.JID{}) {
+		p = peer.Bare().String()
+	}
+	hits, err := c.opts.store.Search(text, p, limit)
+	out := make([]SearchHit, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, SearchHit{Message: c.fromRecord(h.Message), Matches: h.Matches})
+	}
+	return out, err
+}
+
+func (c *Client) fromRecords(rs []store.Message) []Message {
+	out := make([]Message, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, c.fromRecord(r))
+	}
+	return out
+}
+
+// storeWriter puts what the stanza handler receives into the store, in
+// order, in batches (one transaction per burst), and reports each message
+// only once it is known to be new. Without a store it reports at once.
+type storeWriter struct {
+	c      *Client
+	db     *store.DB
+	mu     sync.Mutex
+	todo   []storeItem
+	closed bool
+	wake   chan struct{}
+
+	// newest is the latest time stored per conversation (read from the
+	// store on first use), for placing stamped messages; only run uses it.
+	newest map[string]time.Time
+}
+
+type storeItem struct {
+	msg     *Message
+	live    bool // arrived live (not from the archive) on a caught-up session
+	op      func(*store.DB)
+	barrier chan struct{}
+}
+
+func newStoreWriter(c *Client, db *store.DB) *storeWriter {
+	w := &storeWriter{c: c, db: db, wake: make(chan struct{}, 1), newest: map[string]time.Time{}}
+	if db != nil {
+		go w.run()
+	}
+	return w
+}
+
+func (w *storeWriter) push(it storeItem) {
+	if w.db == nil {
+		switch {
+		case it.msg != nil:
+			w.c.emitMessage(*it.msg)
+		case it.barrier != nil:
+			close(it.barrier)
+		}
+		return
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		switch {
+		case it.barrier != nil:
+			close(it.barrier)
+		case it.op != nil:
+			it.op(nil) // ops see a nil store after Close
+		}
+		return
+	}
+	w.todo = append(w.todo, it)
+	select { // under mu: close cannot close wake in between
+	case w.wake <- struct{}{}:
+	default:
+	}
+	w.mu.Unlock()
+}
+
+// message stores m and reports it if new.
+func (w *storeWriter) message(m Message, live bool) { w.push(storeItem{msg: &m, live: live}) }
+
+// do runs f on the store after everything queued before it; after close, f
+// gets nil.
+func (w *storeWriter) do(f func(*store.DB)) { w.push(storeItem{op: f}) }
+
+// barrier waits until everything queued so far is stored.
+func (w *storeWriter) barrier() {
+	done := make(chan struct{})
+	w.push(storeItem{barrier: done})
+	<-done
+}
+
+// close stores what is queued and stops the writer.
+func (w *storeWriter) close() {
+	if w.db == nil {
+		return
+	}
+	w.barrier()
+	w.mu.Lock()
+	w.closed = true
+	close(w.wake)
+	w.mu.Unlock()
+}
+
+func (w *storeWriter) run() {
+	for range w.wake {
+		for {
+			w.mu.Lock()
+			todo := w.todo
+			w.todo = nil
+			w.mu.Unlock()
+			if len(todo) == 0 {
+				break
+			}
+			w.process(todo)
+		}
+	}
+}
+
+func (w *storeWriter) process(todo []storeItem) {
+	var batch []Message
+	var live []bool
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		recs := make([]store.Message, len(batch))
+		for i := range batch {
+			w.place(&batch[i])
+			recs[i] = w.c.record(batch[i])
+		}
+		added, err := w.db.AddMessages(recs)
+		if err != nil {
+			w.c.log.Error("store messages", "err", err, "count", len(recs))
+			w.c.events.push(ErrorOccurred{Err: fmt.Errorf("xmpp: store %d messages: %w", len(recs), err)})
+			// Still show them: losing them from view would be worse.
+			for _, m := range batch {
+				w.c.emitMessage(m)
+			}
+			batch, live = batch[:0], live[:0]
+			return
+		}
+		// AddMessages returns the new ones in input order; match them up
+		// to keep each message's flags.
+		j := 0
+		var newest store.Message
+		for i, m := range batch {
+			if j < len(added) && sameRecord(added[j], recs[i]) {
+				m.Seq, m.State = added[j].Seq, added[j].State
+				if m.Archived {
+					w.c.archivedAdded.Add(1)
+				}
+				w.c.emitMessage(m)
+				j++
+			}
+			if live[i] && recs[i].StanzaID != "" {
+				newest = recs[i]
+			}
+		}
+		if newest.StanzaID != "" {
+			if err := w.db.SetArchiveCursor(newest.StanzaID, newest.Time); err != nil {
+				w.c.log.Error("store archive cursor", "err", err)
+			}
+		}
+		batch, live = batch[:0], live[:0]
+	}
+	for _, it := range todo {
+		switch {
+		case it.msg != nil:
+			batch = append(batch, *it.msg)
+			live = append(live, it.live)
+			if len(batch) >= 2000 {
+				flush()
+			}
+		case it.op != nil:
+			flush()
+			it.op(w.db)
+		case it.barrier != nil:
+			flush()
+			close(it.barrier)
+		}
+	}
+	flush()
+}
+
+// place decides where a message goes in its conversation. History is in
+// the order messages reached this client. A message that carries a server
+// time stamp instead (delivered late from offline storage or a resumed
+// stream, or caught up from the archive) is placed by its stamp, but never
+// before what the conversation already holds: servers stamp to the second,
+// and everything caught up is newer than what was stored (the catch-up
+// starts after the newest stored archive id). Only a first sync, which
+// pulls history newest page first, places by stamp alone.
+func (w *storeWriter) place(m *Message) {
+	peer := m.Peer().String()
+	newest, ok := w.newest[peer]
+	if !ok {
+		if last, err := w.db.History(peer, store.Cursor{}, 1); err == nil && len(last) == 1 {
+			newest = last[0].Time
+		}
+	}
+	if (m.Delayed || m.Archived) && !m.backfill && m.Time.Before(newest) {
+		m.Time = newest
+	}
+	if m.Time.After(newest) {
+		newest = m.Time
+	}
+	w.newest[peer] = newest
+}
+
+func sameRecord(a, b store.Message) bool {
+	return a.Peer == b.Peer && a.Dir == b.Dir && a.ID == b.ID && a.OriginID == b.OriginID &&
+		a.StanzaID == b.StanzaID && a.Body == b.Body
+}
+
+// emitMessage reports a message by its type.
+func (c *Client) emitMessage(m Message) {
+	switch m.Type {
+	case "headline":
+		c.events.push(HeadlineReceived{m})
+	case "normal":
+		c.events.push(NormalMessageReceived{m})
+	default:
+		c.events.push(MessageReceived{m})
+	}
+}
+
+// setDelivery moves an outgoing message on and reports it when it changed.
+func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText string) {
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		m, found, err := db.SetState(peer.Bare().String(), id, st, errText)
+		if err != nil {
+			c.log.Error("store delivery state", "err", err)
+			return
+		}
+		if found && m.State == st && st != store.Failed {
+			c.events.push(MessageStateChanged{ID: id, Peer: peer.Bare(), State: st})
+		}
+	})
+	if c.opts.store == nil && st != store.Failed {
+		c.events.push(MessageStateChanged{ID: id, Peer: peer.Bare(), State: st})
+	}
+}
+
+// onAcked marks messages the server acknowledged (stream management) as
+// sent.
+func (c *Client) onAcked(items []smItem) {
+	for _, it := range items {
+		to, err := jid.Parse(it.to)
+		if err != nil {
+			continue
+		}
+		c.setDelivery(to, it.msgID, store.Sent, "")
+	}
+}
+
+// Outbox returns the messages waiting to be sent, oldest first.
+func (c *Client) Outbox() ([]Message, error) {
+	if c.opts.store == nil {
+		return nil, ErrNoStore
+	}
+	rs, err := c.opts.store.Outbox()
+	return c.fromRecords(rs), err
+}
+
+// flushOutbox sends what waits in the outbox on a new session, in order. It
+// runs after the session is published, so a message stored after its read
+// of the outbox is written by Send itself.
+func (c *Client) flushOutbox(l *link) {
+	if c.opts.store == nil {
+		return
+	}
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	c.store.barrier()
+	pending, err := c.opts.store.Outbox()
+	if err != nil {
+		c.log.Error("read outbox", "err", err)
+		return
+	}
+	if len(pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var sent []store.Message
+	for _, r := range pending {
+		wrote, err := c.writeMessage(ctx, l, r)
+		if err != nil {
+			c.log.Info("outbox: connection lost while sending", "err", err)
+			return
+		}
+		if wrote {
+			sent = append(sent, r)
+		}
+	}
+	if len(sent) > 0 {
+		c.log.Info("outbox sent", "messages", len(sent))
+		c.confirmSent(l, sent...)
+	}
+}
