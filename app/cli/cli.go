@@ -62,11 +62,12 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"login":  {"check a password by signing in once, then keep it in the keyring", runLogin},
-		"logout": {"remove the stored password", runLogout},
-		"send":   {"send one chat message", runSend},
-		"listen": {"sign in and print every event until interrupted", runListen},
-		"roster": {"print the roster with groups, subscription and presence", runRoster},
+		"login":   {"check a password by signing in once, then keep it in the keyring", runLogin},
+		"logout":  {"remove the stored password", runLogout},
+		"send":    {"send one chat message", runSend},
+		"listen":  {"sign in and print every event until interrupted", runListen},
+		"roster":  {"print the roster with groups, subscription and presence", runRoster},
+		"history": {"print the stored message history (no network needed)", runHistory},
 	}
 }
 
@@ -111,6 +112,8 @@ Without a command, Magpie opens its window. Commands:
   send    --jid JID [conn flags] TO [TEXT...]         `+commands["send"].summary+` (TEXT from stdin when absent)
   listen  --jid JID [conn flags] [--json] [--count N] `+commands["listen"].summary+`
   roster  --jid JID [conn flags] [--json]             `+commands["roster"].summary+`
+  history --jid JID [--with PEER] [--search TEXT] [--json] [--limit N]
+                                                      `+commands["history"].summary+`
   version                                             print the version
 
 Connection flags (saved by 'login', so later commands need only --jid):

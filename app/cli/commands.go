@@ -130,9 +130,14 @@ func runSend(env *Env, args []string) int {
 	if strings.TrimSpace(body) == "" {
 		return fail(env, cfg.JID, usageError("the message is empty"))
 	}
+	db, err := openStore(cfg.JID)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	defer db.Close()
 	// No presence: a send must not take the offline messages meant for the
 	// user's other clients, nor flash the account online.
-	c, err := connect(env, &cf, cfg, pw, xmpp.WithoutPresence())
+	c, err := connect(env, &cf, cfg, pw, xmpp.WithoutPresence(), xmpp.WithStore(db))
 	if err != nil {
 		return fail(env, cfg.JID, err)
 	}
@@ -177,8 +182,13 @@ func runListen(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cf.jid, err)
 	}
+	db, err := openStore(cfg.JID)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	defer db.Close()
 	out := newPrinter(env.Stdout, *asJSON)
-	c, err := newClient(env, &cf, cfg, pw, xmpp.WithPresence(show, *status, 0))
+	c, err := newClient(env, &cf, cfg, pw, xmpp.WithPresence(show, *status, 0), xmpp.WithStore(db))
 	if err != nil {
 		return fail(env, cfg.JID, err)
 	}

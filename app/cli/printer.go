@@ -43,6 +43,15 @@ func eventFields(e xmpp.Event) map[string]any {
 		if m.Delayed {
 			f["delayed"] = true
 		}
+		if m.Outgoing {
+			f["outgoing"] = true
+		}
+		if m.Carbon {
+			f["carbon"] = true
+		}
+		if m.Archived {
+			f["archived"] = true
+		}
 		return f
 	}
 	switch e := e.(type) {
@@ -79,6 +88,14 @@ func eventFields(e xmpp.Event) map[string]any {
 		return map[string]any{"type": "roster", "full": e.Full, "contacts": contacts}
 	case xmpp.ErrorOccurred:
 		return map[string]any{"type": "error", "error": e.Err.Error()}
+	case xmpp.MessageStateChanged:
+		return map[string]any{"type": "delivery", "id": e.ID, "peer": e.Peer.String(), "state": e.State.String()}
+	case xmpp.HistorySynced:
+		f := map[string]any{"type": "history_synced", "added": e.Added}
+		if e.Err != nil {
+			f["error"] = e.Err.Error()
+		}
+		return f
 	}
 	return map[string]any{"type": fmt.Sprintf("%T", e)}
 }
@@ -105,6 +122,10 @@ func (p *printer) event(e xmpp.Event) {
 		}
 		fmt.Fprintln(p.w, line)
 	case xmpp.MessageReceived:
+		if e.Outgoing {
+			fmt.Fprintf(p.w, "%s <%s -> %s> %s\n", e.Time.Local().Format("15:04:05"), e.From, e.To, e.Body)
+			return
+		}
 		fmt.Fprintf(p.w, "%s <%s> %s\n", e.Time.Local().Format("15:04:05"), e.From, e.Body)
 	case xmpp.NormalMessageReceived:
 		fmt.Fprintf(p.w, "%s [message from %s] %s%s\n", e.Time.Local().Format("15:04:05"), e.From, subjectPrefix(e.Subject), e.Body)
@@ -139,6 +160,14 @@ func (p *printer) event(e xmpp.Event) {
 		}
 	case xmpp.ErrorOccurred:
 		fmt.Fprintf(p.w, "%s !! %v\n", now, e.Err)
+	case xmpp.MessageStateChanged:
+		fmt.Fprintf(p.w, "%s -- message %s to %s: %s\n", now, e.ID, e.Peer, e.State)
+	case xmpp.HistorySynced:
+		if e.Err != nil {
+			fmt.Fprintf(p.w, "%s !! history catch-up: %v\n", now, e.Err)
+		} else if e.Added > 0 {
+			fmt.Fprintf(p.w, "%s -- %d messages caught up from the archive\n", now, e.Added)
+		}
 	}
 }
 
