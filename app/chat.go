@@ -34,13 +34,16 @@ const (
 
 // chatMessage is one message as the conversation view shows it.
 type chatMessage struct {
-	ID       string // local id, the key for SetState
+	ID       string // the stanza id (a local one until the core gave one), the key for SetState
+	Seq      int64  // the message's row in the local store; 0 while not stored
 	Outgoing bool
 	Sender   string // display name of the sender
 	Time     time.Time
 	Body     string
 	State    messageState
 	Err      string // why it failed, for stateFailed
+	// Marked is set on the message a search result jumped to.
+	Marked bool
 }
 
 // chatView is one conversation: a header, the messages, and the entry.
@@ -53,6 +56,7 @@ type chatView struct {
 
 	msgs    []chatMessage
 	byID    map[string]int
+	bySeq   map[int64]int
 	texts   []*preparedText  // per message: the body measured once per text size
 	layouts []*messageLayout // per message: where everything goes at width
 
@@ -64,7 +68,20 @@ type chatView struct {
 	retryMin    fyne.Size // the Retry button's, for textSize retryMinFor
 	retryMinFor float32
 
+	// history pages the stored conversation in; nil without a store.
+	history *chatHistory
+	merging bool // rows are being inserted: the list's offset is stale
+	// centerPending is the Seq of a message to bring to the middle once
+	// the list is laid out.
+	centerPending int64
+	search        *searchPanel // this conversation's search, shown on demand
+	// searchBar holds search; center stacks the messages and its results.
+	searchBar *fyne.Container
+	center    *fyne.Container
+	top       *fyne.Container // the header and the search bar
+
 	name, status *widget.Label
+	searchButton *widget.Button
 	list         *widget.List
 	entry        *composeEntry
 	send         *widget.Button
@@ -81,6 +98,7 @@ func newChatView(peer jid.JID, onSend func(body string), onRetry func(id string)
 		openURL: func(u *url.URL) error { return fyne.CurrentApp().OpenURL(u) },
 		now:     time.Now,
 		byID:    map[string]int{},
+		bySeq:   map[int64]int{},
 	}
 	v.name = &widget.Label{Text: peer.Bare().String(), TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis}
 	v.status = &widget.Label{Importance: widget.LowImportance, Truncation: fyne.TextTruncateEllipsis}
@@ -88,11 +106,15 @@ func newChatView(peer jid.JID, onSend func(body string), onRetry func(id string)
 	v.list = widget.NewList(
 		func() int { return len(v.msgs) },
 		func() fyne.CanvasObject { return newMessageRow(v) },
-		func(id widget.ListItemID, o fyne.CanvasObject) { o.(*messageRow).bind(id) },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			o.(*messageRow).bind(id)
+			v.rowShown(id)
+		},
 	)
 	v.list.HideSeparators = true // the bubbles already separate messages
 
 	v.entry = newComposeEntry(v.submit)
+	v.entry.onSearch = v.openSearch
 	v.entry.SetPlaceHolder(lang.L("Write a message…"))
 	v.entry.OnChanged = v.draftChanged
 	v.send = widget.NewButtonWithIcon(lang.L("Send"), theme.MailSendIcon(), func() {
@@ -108,12 +130,19 @@ func newChatView(peer jid.JID, onSend func(body string), onRetry func(id string)
 	// Two labels, each with its own padding, would stand far apart: the
 	// status line belongs to the name, so the gap between them goes.
 	header := container.New(layout.NewCustomPaddedVBoxLayout(-2*theme.Padding()), v.name, v.status)
+	v.searchButton = &widget.Button{Icon: theme.SearchIcon(), Importance: widget.LowImportance, OnTapped: v.toggleSearch}
+	v.searchButton.Hide() // until there is a history to search
+	v.searchBar = container.NewVBox()
+	v.searchBar.Hide()
 	composer := container.NewBorder(nil, nil, nil, container.NewVBox(layout.NewSpacer(), v.send), v.entry)
+	v.center = container.NewStack(container.New(&listSizer{v: v}, v.list))
+	v.top = container.NewVBox(container.NewBorder(nil, nil, nil, container.NewVBox(layout.NewSpacer(), v.searchButton, layout.NewSpacer()), header),
+		v.searchBar, widget.NewSeparator())
 	v.root = container.NewBorder(
-		container.NewVBox(header, widget.NewSeparator()),
+		v.top,
 		container.NewVBox(widget.NewSeparator(), composer),
 		nil, nil,
-		container.New(&listSizer{v: v}, v.list))
+		v.center)
 	return v
 }
 
@@ -128,14 +157,30 @@ func (v *chatView) SetHeader(name, presenceWord, status string) {
 // Append adds m at the bottom. The view follows it when it is our own or
 // when the user was already reading the bottom; someone scrolled back in
 // history is left where they are.
+//
+// A message already shown (the same Seq, or the same id and text) is not
+// shown twice: the store's copy and the event's can both arrive. While the
+// view shows an older stretch of history (after a jump), a message from
+// the peer is not appended, as it would leave a gap; it is in the store
+// and shows when the user scrolls down. An own message brings the view
+// back to the newest messages.
 func (v *chatView) Append(m chatMessage) {
+	if i, dup := v.find(m); dup {
+		v.adopt(i, m)
+		return
+	}
+	if v.history != nil && v.history.hasNewer {
+		if !m.Outgoing {
+			v.history.missed = true
+			return
+		}
+		v.backToLatest()
+	}
 	follow := m.Outgoing || v.atBottom()
 	v.msgs = append(v.msgs, m)
 	v.texts = append(v.texts, nil)
 	v.layouts = append(v.layouts, nil)
-	if m.ID != "" {
-		v.byID[m.ID] = len(v.msgs) - 1
-	}
+	v.index(len(v.msgs) - 1)
 	if v.width > 0 {
 		v.list.SetItemHeight(len(v.msgs)-1, v.layoutFor(len(v.msgs)-1, v.width).height)
 	} else {
@@ -163,6 +208,42 @@ func (v *chatView) SetState(id string, st messageState, errText string) {
 	if follow {
 		v.scrollToBottom()
 	}
+}
+
+// Has reports whether the message with id is shown.
+func (v *chatView) Has(id string) bool {
+	_, ok := v.byID[id]
+	return ok
+}
+
+// State is the state of the message with id, if it is shown.
+func (v *chatView) State(id string) (messageState, bool) {
+	i, ok := v.byID[id]
+	if !ok {
+		return 0, false
+	}
+	return v.msgs[i].State, true
+}
+
+// Body is the text of the message with id, if it is shown.
+func (v *chatView) Body(id string) (string, bool) {
+	i, ok := v.byID[id]
+	if !ok {
+		return "", false
+	}
+	return v.msgs[i].Body, true
+}
+
+// Rekey gives the message shown as old the id the core chose for it, so
+// later state changes and the stored copy find it.
+func (v *chatView) Rekey(old, id string) {
+	i, ok := v.byID[old]
+	if !ok || old == id {
+		return
+	}
+	delete(v.byID, old)
+	v.msgs[i].ID = id
+	v.byID[id] = i
 }
 
 // Object is the view, to be put in a tab.
@@ -287,6 +368,14 @@ func (s *listSizer) Layout(objects []fyne.CanvasObject, size fyne.Size) {
 	follow := v.atBottom()
 	v.resized(size.Width)
 	objects[0].Resize(size)
+	if seq := v.centerPending; seq != 0 && v.width > 0 {
+		// A jump asked for a message before the list had a size.
+		v.centerPending = 0
+		if i, ok := v.bySeq[seq]; ok {
+			v.centerOn(i)
+			return
+		}
+	}
 	if follow {
 		v.scrollToBottom()
 	}
@@ -297,8 +386,9 @@ func (s *listSizer) Layout(objects []fyne.CanvasObject, size fyne.Size) {
 // submits), so Enter is taken before the Entry sees it.
 type composeEntry struct {
 	widget.Entry
-	onEnter func()
-	active  bool // see FocusGained
+	onEnter  func()
+	onSearch func() // Ctrl+F
+	active   bool   // see FocusGained
 	// shift is whether Shift is held, from KeyDown/KeyUp, for drivers that
 	// cannot be asked (the test driver is one).
 	shift bool
@@ -330,6 +420,10 @@ func (e *composeEntry) TypedShortcut(s fyne.Shortcut) {
 	if cs, ok := s.(*desktop.CustomShortcut); ok && cs.Modifier == fyne.KeyModifierShift &&
 		(cs.KeyName == fyne.KeyReturn || cs.KeyName == fyne.KeyEnter) {
 		e.Entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+		return
+	}
+	if cs, ok := s.(*desktop.CustomShortcut); ok && e.onSearch != nil && cs.ShortcutName() == searchShortcut.ShortcutName() {
+		e.onSearch()
 		return
 	}
 	e.Entry.TypedShortcut(s)
@@ -391,6 +485,21 @@ func stateText(m *chatMessage) string {
 			return lang.L("Not sent")
 		}
 		return lang.L("Not sent: {{.Error}}", map[string]any{"Error": m.Err})
+	}
+	return ""
+}
+
+// stateMark is the sign messengers use for an own message's progress: a
+// clock while it waits (offline, it waits in the outbox), one tick when the
+// server has it, two when the recipient's client has it.
+func stateMark(s messageState) string {
+	switch s {
+	case stateSending:
+		return "🕓"
+	case stateSent:
+		return "✓"
+	case stateDelivered:
+		return "✓✓"
 	}
 	return ""
 }
@@ -457,7 +566,7 @@ func layoutMessage(m *chatMessage, body *preparedText, width float32, th fyne.Th
 
 	foot := formatStamp(m.Time, now)
 	if m.Outgoing && m.State != stateFailed {
-		foot = joinNonEmpty(foot, stateText(m), " · ")
+		foot = joinNonEmpty(foot, joinNonEmpty(stateText(m), stateMark(m.State), " "), " · ")
 	}
 	footSize := fyne.MeasureText(foot, smallSize, fyne.TextStyle{})
 
@@ -699,6 +808,11 @@ func (rr *messageRowRenderer) apply() {
 	rr.bubble.FillColor = th.Color(theme.ColorNameInputBackground, variant)
 	if m.Outgoing {
 		rr.bubble.FillColor = tint(th.Color(theme.ColorNamePrimary, variant))
+	}
+	// The message a search jumped to is outlined, so the eye finds it.
+	rr.bubble.StrokeWidth, rr.bubble.StrokeColor = 0, nil
+	if m.Marked {
+		rr.bubble.StrokeWidth, rr.bubble.StrokeColor = 2, th.Color(theme.ColorNamePrimary, variant)
 	}
 	rr.bubble.CornerRadius = 2 * th.Size(theme.SizeNameInputRadius)
 	place(rr.bubble, g.bubblePos, g.bubbleSize)

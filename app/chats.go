@@ -22,10 +22,16 @@ type chatWindows struct {
 	win   fyne.Window
 	tabs  *container.DocTabs
 	chats map[string]*chatTab // by bare JID
-	// sent maps a stanza id to its chat and local id, to mark a bounce.
-	sent map[string]sentRef
+	// sent maps the id of a message sent in this session to its chat's
+	// bare JID, for its state changes and a bounce.
+	sent map[string]string
+	// early holds state changes that arrived before SendMessage returned
+	// the message's id to the UI, by that id.
+	early map[string]earlyState
 	// visible is whether the window is shown (Fyne has no query for it).
 	visible bool
+	// run reads the store off Fyne's goroutine; tests replace it.
+	run backgroundRunner
 }
 
 type chatTab struct {
@@ -33,18 +39,27 @@ type chatTab struct {
 	view   *chatView
 	item   *container.TabItem
 	unread int
-	bodies map[string]string // local id -> text, for Retry
 }
 
-type sentRef struct {
-	bare, localID string
+type earlyState struct {
+	state messageState
+	err   string
 }
+
+// maxEarly bounds early: state changes of messages no chat shows (sent
+// before this sign-in) are stored and need no keeping.
+const maxEarly = 256
 
 func newChatWindows(c *controller) *chatWindows {
-	return &chatWindows{c: c, chats: map[string]*chatTab{}, sent: map[string]sentRef{}}
+	return &chatWindows{c: c, chats: map[string]*chatTab{}, sent: map[string]string{}, early: map[string]earlyState{}, run: runInBackground}
 }
 
 func (c *controller) openChat(j jid.JID) { c.chats.open(j.Bare(), true) }
+
+// jumpTo opens the chat with peer at the stored message seq.
+func (c *controller) jumpTo(peer jid.JID, seq int64) {
+	c.chats.open(peer.Bare(), true).view.JumpTo(seq)
+}
 
 // displayName is the roster name, else the user part of the address.
 func (w *chatWindows) displayName(bare jid.JID) string {
@@ -71,6 +86,13 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 			}
 		}
 		w.win.SetContent(w.tabs)
+		w.win.Canvas().AddShortcut(searchShortcut, func(fyne.Shortcut) {
+			for _, t := range w.chats {
+				if t.item == w.tabs.Selected() {
+					t.view.openSearch()
+				}
+			}
+		})
 		w.win.Resize(fyne.NewSize(560, 640))
 		// Closing the window hides it: the tabs keep their messages and drafts.
 		w.win.SetCloseIntercept(func() {
@@ -81,7 +103,7 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	key := bare.String()
 	t, ok := w.chats[key]
 	if !ok {
-		t = &chatTab{peer: bare, bodies: map[string]string{}}
+		t = &chatTab{peer: bare}
 		t.view = newChatView(bare, func(body string) { w.send(t, body) }, func(id string) { w.retry(t, id) })
 		t.item = container.NewTabItem(w.displayName(bare), t.view.Object())
 		w.chats[key] = t
@@ -89,6 +111,9 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		if w.c.client != nil {
 			best, online := w.c.client.BestPresence(bare)
 			w.setHeader(t, best, online)
+			if w.c.store != nil {
+				t.view.SetHistory(&chatHistory{src: w.c.client, peer: bare, convert: w.toChat, run: w.run})
+			}
 		}
 	}
 	// Only the user opens the window: a message arriving does not pop it up
@@ -138,12 +163,49 @@ func (w *chatWindows) presenceChanged(bare jid.JID, p xmpp.Presence, online bool
 	}
 }
 
-// received shows an incoming message and counts it unread unless its tab
-// is the one being read.
+// toChat is how the chat view shows m.
+func (w *chatWindows) toChat(m xmpp.Message) chatMessage {
+	cm := chatMessage{ID: m.ID, Seq: m.Seq, Outgoing: m.Outgoing, Time: m.Time, Body: m.Body, State: stateReceived}
+	if m.Outgoing {
+		cm.Sender = lang.L("Me")
+		cm.State, cm.Err = viewState(m.State), m.Error
+		if m.State == xmpp.DeliveryReceived {
+			cm.State = stateSent // a copy from another device: the server had it
+		}
+	} else {
+		cm.Sender = w.displayName(m.Peer())
+	}
+	if cm.ID == "" {
+		cm.ID = m.OriginID
+	}
+	return cm
+}
+
+// received shows a message of the conversation with m.Peer(): incoming,
+// or sent from another of the user's devices (shown as their own). One
+// fetched from the server's archive at sign-in goes where its time puts
+// it, counts unread, and raises no notification: after a night away a
+// hundred of them would flood the desktop.
 func (w *chatWindows) received(m xmpp.Message) {
-	bare := m.From.Bare()
+	bare := m.Peer()
 	t := w.open(bare, false)
-	t.view.Append(chatMessage{ID: m.ID, Sender: w.displayName(bare), Time: m.Time, Body: m.Body, State: stateReceived})
+	cm := w.toChat(m)
+	if i, dup := t.view.find(cm); dup {
+		t.view.adopt(i, cm) // shown already, from the store: not new to the user
+		return
+	}
+	if m.Archived {
+		t.view.Insert(cm)
+	} else {
+		t.view.Append(cm)
+	}
+	if m.Outgoing {
+		if !m.Archived && t.unread > 0 {
+			// The user answered on another device: they have read the chat.
+			w.markRead(t.item)
+		}
+		return
+	}
 	reading := w.c.foreground && w.visible && w.tabs.Selected() == t.item && t.view.Active()
 	if !reading {
 		t.unread++
@@ -152,7 +214,9 @@ func (w *chatWindows) received(m xmpp.Message) {
 		}
 		w.c.tray.setUnread(w.unreadTotal())
 	}
-	w.c.notifyMessage(w.displayName(bare), m, reading)
+	if !m.Archived {
+		w.c.notifyMessage(w.displayName(bare), m, reading)
+	}
 }
 
 func (w *chatWindows) unreadTotal() int {
@@ -166,50 +230,88 @@ func (w *chatWindows) unreadTotal() int {
 // send shows the message at once as sending, and sends it off the UI thread.
 func (w *chatWindows) send(t *chatTab, body string) {
 	local := newLocalID()
-	t.bodies[local] = body
 	t.view.Append(chatMessage{ID: local, Outgoing: true, Sender: lang.L("Me"), Time: time.Now(), Body: body, State: stateSending})
 	w.transmit(t, local, body)
 }
 
-func (w *chatWindows) retry(t *chatTab, local string) {
-	body, ok := t.bodies[local]
+// retry sends a failed message's text again.
+func (w *chatWindows) retry(t *chatTab, id string) {
+	body, ok := t.view.Body(id)
 	if !ok {
 		return
 	}
-	t.view.SetState(local, stateSending, "")
-	w.transmit(t, local, body)
+	t.view.SetState(id, stateSending, "")
+	w.transmit(t, id, body)
 }
 
+// transmit hands the message shown as local to the core. With a store the
+// core keeps it (pending) until it is out, offline too, and reports its
+// progress as MessageStateChanged; without one, SendMessage returning means
+// the server has it.
 func (w *chatWindows) transmit(t *chatTab, local, body string) {
-	client, peer := w.c.client, t.peer
+	client, peer, stored := w.c.client, t.peer, w.c.store != nil
 	if client == nil {
 		t.view.SetState(local, stateFailed, lang.L("not signed in"))
 		return
 	}
-	go func() {
+	w.run(func() func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		id, err := client.SendMessage(ctx, peer, body)
-		fyne.Do(func() {
+		return func() {
 			if err != nil {
 				t.view.SetState(local, stateFailed, describeSendError(err))
 				return
 			}
-			w.sent[id] = sentRef{bare: peer.String(), localID: local}
-			t.view.SetState(local, stateSent, "")
-		})
-	}()
+			t.view.Rekey(local, id)
+			w.sent[id] = peer.String()
+			if !stored {
+				t.view.SetState(id, stateSent, "")
+			}
+			if e, ok := w.early[id]; ok {
+				delete(w.early, id)
+				w.advance(t, id, e.state, e.err)
+			}
+		}
+	})
+}
+
+// stateChanged shows an own message's progress (pending, sent, delivered).
+func (w *chatWindows) stateChanged(id string, peer jid.JID, st messageState, errText string) {
+	key := peer.Bare().String()
+	if bare, ok := w.sent[id]; ok {
+		key = bare
+	}
+	t, ok := w.chats[key]
+	if !ok || !t.view.Has(id) {
+		// SendMessage has not returned yet, or no chat shows the message
+		// (then the store has the state for when one does).
+		if len(w.early) >= maxEarly {
+			clear(w.early)
+		}
+		w.early[id] = earlyState{st, errText}
+		return
+	}
+	w.advance(t, id, st, errText)
+}
+
+// advance moves a message on, never back: a failure always shows, other
+// states only when further than the one shown.
+func (w *chatWindows) advance(t *chatTab, id string, st messageState, errText string) {
+	cur, ok := t.view.State(id)
+	if !ok || (st != stateFailed && stateRank(st) <= stateRank(cur)) {
+		return
+	}
+	t.view.SetState(id, st, errText)
 }
 
 // failed marks a bounced message as not delivered.
-func (w *chatWindows) failed(id string, err *xmpp.StanzaError) {
-	ref, ok := w.sent[id]
-	if !ok {
-		return
+func (w *chatWindows) failed(id string, to jid.JID, err *xmpp.StanzaError) {
+	text := ""
+	if err != nil {
+		text = err.Error()
 	}
-	if t, ok := w.chats[ref.bare]; ok {
-		t.view.SetState(ref.localID, stateFailed, err.Error())
-	}
+	w.stateChanged(id, to, stateFailed, text)
 }
 
 func (w *chatWindows) close() {

@@ -17,6 +17,7 @@ import (
 
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/store"
 )
 
 // Preference keys: settings that are not secret (conventions, rule 7).
@@ -49,9 +50,14 @@ type controller struct {
 
 	client  *xmpp.Client
 	account xmpp.AccountConfig
-	main    *mainWindow
-	chats   *chatWindows
-	tray    *tray
+	// store is the signed-in account's message history, closed after the
+	// client on sign-out.
+	store *store.DB
+	// storePath says where an account's history is; tests replace it.
+	storePath func(account string) (string, error)
+	main      *mainWindow
+	chats     *chatWindows
+	tray      *tray
 	// foreground is whether one of Magpie's windows has the focus.
 	foreground bool
 	// notifyHook, when set, receives notifications instead of the desktop.
@@ -61,7 +67,7 @@ type controller struct {
 }
 
 func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secrets *keyring.Store) *controller {
-	return &controller{app: a, version: version, accounts: accounts, secrets: secrets}
+	return &controller{app: a, version: version, accounts: accounts, secrets: secrets, storePath: store.DefaultPath}
 }
 
 // start signs in directly when the last account (or the only one, e.g. set
@@ -141,23 +147,62 @@ func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.C
 	ctx, cancel := context.WithTimeout(context.Background(), signInTimeout)
 	c.cancelSignIn = cancel
 	c.login.SetBusy(true)
-	version := c.version
+	version, storePath := c.version, c.storePath
 	go func() {
 		defer cancel()
-		client, err := xmpp.New(cfg.JID, append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version))...)
+		// The history opens first: signing in with a silently fresh one
+		// would hide the old one from the user, and the archive catch-up
+		// would start over.
+		var client *xmpp.Client
+		db, err := openStore(storePath, cfg.JID)
 		if err == nil {
-			if err = client.Connect(ctx); err != nil {
-				client.Close()
+			client, err = xmpp.New(cfg.JID, append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version), xmpp.WithStore(db))...)
+			if err == nil {
+				if err = client.Connect(ctx); err != nil {
+					client.Close()
+				}
 			}
 		}
 		if ctx.Err() == context.Canceled {
+			if err == nil {
+				client.Close() // cancelled just as it succeeded
+			}
 			err = context.Canceled
 		}
-		fyne.Do(func() { c.signInDone(client, cfg, password, req, err) })
+		if err != nil && db != nil {
+			db.Close()
+			db = nil
+		}
+		fyne.Do(func() { c.signInDone(client, db, cfg, password, req, err) })
 	}()
 }
 
-func (c *controller) signInDone(client *xmpp.Client, cfg xmpp.AccountConfig, password func(context.Context) (string, error), req *loginRequest, err error) {
+// historyError is a message history that could not be opened.
+type historyError struct {
+	path string
+	err  error
+}
+
+func (e *historyError) Error() string {
+	return fmt.Sprintf("open message history %s: %v", e.path, e.err)
+}
+func (e *historyError) Unwrap() error { return e.err }
+
+// openStore opens the account's message history. It never replaces a file
+// it cannot open: the error says where it is and what is wrong.
+func openStore(storePath func(string) (string, error), account string) (*store.DB, error) {
+	path, err := storePath(account)
+	if err != nil {
+		return nil, &historyError{path: path, err: err}
+	}
+	db, err := store.Open(path)
+	if err != nil {
+		return nil, &historyError{path: path, err: err}
+	}
+	return db, nil
+}
+
+func (c *controller) signInDone(client *xmpp.Client, db *store.DB, cfg xmpp.AccountConfig, password func(context.Context) (string, error), req *loginRequest, err error) {
 	c.cancelSignIn = nil
 	c.login.SetBusy(false)
 	var certErr *xmpp.CertificateError
@@ -177,7 +222,7 @@ func (c *controller) signInDone(client *xmpp.Client, cfg xmpp.AccountConfig, pas
 		c.login.ShowError(describeError(err))
 		return
 	}
-	c.signedIn(client, cfg, req)
+	c.signedIn(client, db, cfg, req)
 }
 
 // askTrust shows the certificate the server presented and lets the user pin
@@ -216,8 +261,8 @@ func (c *controller) askTrust(cfg xmpp.AccountConfig, ce *xmpp.CertificateError,
 }
 
 // signedIn stores what is to be remembered and switches to the main window.
-func (c *controller) signedIn(client *xmpp.Client, cfg xmpp.AccountConfig, req *loginRequest) {
-	c.client, c.account = client, cfg
+func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.AccountConfig, req *loginRequest) {
+	c.client, c.store, c.account = client, db, cfg
 	prefs := c.app.Preferences()
 	prefs.SetString(prefLastAccount, cfg.JID)
 	if err := c.accounts.Save(cfg); err != nil {
@@ -286,8 +331,10 @@ func (c *controller) handle(e xmpp.Event) {
 		c.chats.presenceChanged(bare, best, online)
 	case xmpp.MessageReceived:
 		c.chats.received(e.Message)
+	case xmpp.MessageStateChanged:
+		c.chats.stateChanged(e.ID, e.Peer, viewState(e.State), "")
 	case xmpp.MessageFailed:
-		c.chats.failed(e.ID, e.Err)
+		c.chats.failed(e.ID, e.To, e.Err)
 	case xmpp.SubscriptionRequest:
 		c.main.askSubscription(e.From, e.Status)
 	}
@@ -305,10 +352,15 @@ func (c *controller) showMain() {
 
 // signOut ends the session and returns to the login window.
 func (c *controller) signOut(message string) {
-	client := c.client
-	c.client = nil
+	client, db := c.client, c.store
+	c.client, c.store = nil, nil
 	if client != nil {
-		go client.Close()
+		go func() {
+			client.Close()
+			if db != nil {
+				db.Close() // after the client: it writes until it is closed
+			}
+		}()
 	}
 	if c.chats != nil {
 		c.chats.close()
@@ -326,12 +378,18 @@ func (c *controller) shutdown() {
 	if c.client != nil {
 		c.client.Close()
 	}
+	if c.store != nil {
+		c.store.Close()
+	}
 }
 
 // describeError says in plain words what went wrong with a sign-in.
 func describeError(err error) string {
 	var ae *xmpp.AuthError
+	var he *historyError
 	switch {
+	case errors.As(err, &he):
+		return describeHistoryError(he)
 	case errors.As(err, &ae):
 		return lang.L("Wrong user name or password.")
 	case errors.Is(err, xmpp.ErrUnreachable):
@@ -345,4 +403,21 @@ func describeError(err error) string {
 		return lang.L("The server did not answer in time. Try again later.")
 	}
 	return lang.L("Could not sign in: {{.Error}}", map[string]any{"Error": fmt.Sprint(err)})
+}
+
+// describeHistoryError says what is wrong with the message history file
+// and what the user can do; Magpie never replaces it on its own.
+func describeHistoryError(he *historyError) string {
+	detail := strings.ReplaceAll(he.err.Error(), he.path+": ", "")
+	detail = strings.ReplaceAll(detail, "store: ", "")
+	switch {
+	case errors.Is(he.err, store.ErrCorrupt):
+		return lang.L("The message history at {{.Path}} is damaged ({{.Detail}}). Magpie did not change it; move it away to start a new one.",
+			map[string]any{"Path": he.path, "Detail": detail})
+	case errors.Is(he.err, store.ErrTooNew):
+		return lang.L("The message history at {{.Path}} was written by a newer version of Magpie. Update Magpie, or move the file away to start a new history.",
+			map[string]any{"Path": he.path})
+	}
+	return lang.L("Cannot open the message history at {{.Path}} ({{.Detail}}). Magpie did not sign in, so that no messages are lost.",
+		map[string]any{"Path": he.path, "Detail": detail})
 }

@@ -82,7 +82,7 @@ func TestChineseTranslationComplete(t *testing.T) {
 			t.Errorf("no zh-Hans translation for %q", k)
 		}
 		// Template fields must survive translation.
-		for _, field := range []string{"{{.Error}}", "{{.Server}}", "{{.Reason}}", "{{.Detail}}", "{{.Seconds}}", "{{.Who}}", "{{.Account}}", "{{.Count}}", "{{.Name}}", "{{.Online}}", "{{.Total}}"} {
+		for _, field := range []string{"{{.Error}}", "{{.Server}}", "{{.Reason}}", "{{.Detail}}", "{{.Seconds}}", "{{.Who}}", "{{.Account}}", "{{.Count}}", "{{.Name}}", "{{.Online}}", "{{.Total}}", "{{.Path}}"} {
 			if strings.Contains(k, field) && zh[k] != "" && !strings.Contains(zh[k], field) {
 				t.Errorf("zh-Hans for %q loses %s: %q", k, field, zh[k])
 			}

@@ -9,7 +9,9 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 	"mellium.im/xmpp/jid"
 
@@ -28,6 +30,10 @@ type mainWindow struct {
 	// retryAt is when the next reconnect attempt is due, for the countdown.
 	retryAt       time.Time
 	stopCountdown chan struct{} // ends the countdown goroutine
+	// searchWin is the search across all chats, while open.
+	searchWin    fyne.Window
+	searchPanel  *searchPanel
+	searchButton *widget.Button
 }
 
 // statusChoices are the selector's entries; "Appear offline" signs the
@@ -57,11 +63,18 @@ func newMainWindow(c *controller) *mainWindow {
 	m.show.OnChanged = func(string) { m.applyStatus() }
 	m.status.OnSubmitted = func(string) { m.applyStatus() }
 	me := widget.NewLabelWithStyle(c.account.JID, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	top := container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status), m.state)
+	m.searchButton = &widget.Button{Text: lang.L("Search messages"), Icon: theme.SearchIcon(), Importance: widget.LowImportance, OnTapped: m.searchMessages}
+	if c.store == nil {
+		m.searchButton.Hide()
+	}
+	top := container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status), container.NewBorder(nil, nil, nil, m.searchButton, m.state))
+	m.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift},
+		func(fyne.Shortcut) { m.searchMessages() })
 	m.win.SetContent(container.NewBorder(top, nil, nil, nil, m.roster.Object()))
 	m.win.SetMainMenu(fyne.NewMainMenu(
 		fyne.NewMenu("Magpie",
 			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
+			fyne.NewMenuItem(lang.L("Search messages…"), m.searchMessages),
 			fyne.NewMenuItem(lang.L("Settings…"), m.showSettings),
 			fyne.NewMenuItem(lang.L("Sign out"), func() { c.signOut("") }),
 		),
@@ -296,6 +309,9 @@ func (m *mainWindow) stopCountdownIfRunning() {
 // close ends the window for good (sign-out), with its countdown.
 func (m *mainWindow) close() {
 	m.stopCountdownIfRunning()
+	if m.searchWin != nil {
+		m.searchWin.Close()
+	}
 	m.win.SetCloseIntercept(nil)
 	m.win.Close()
 }
@@ -333,4 +349,32 @@ func (m *mainWindow) onCloseRequest() {
 		c.sendNotification(fyne.NewNotification("Magpie",
 			lang.L("Magpie keeps running in the system tray. To quit, use Quit in the tray menu or the Magpie menu.")))
 	}
+}
+
+// searchMessages opens the search across all chats (or brings it forward).
+// A result opens its chat at that message.
+func (m *mainWindow) searchMessages() {
+	if m.searchWin != nil {
+		m.searchWin.Show()
+		m.searchWin.RequestFocus()
+		m.searchPanel.Focus()
+		return
+	}
+	c := m.c
+	client := c.client
+	if client == nil || c.store == nil || c.chats == nil {
+		return
+	}
+	p := newSearchPanel(func(text string) ([]xmpp.SearchHit, error) {
+		return client.SearchHistory(text, jid.JID{}, searchLimit)
+	}, c.chats.run, c.chats.toChat, true)
+	p.nameOf = c.chats.displayName
+	p.onOpen = func(r searchResult) { c.jumpTo(r.peer, r.msg.Seq) }
+	w := c.app.NewWindow(lang.L("Search messages"))
+	w.SetContent(container.NewBorder(container.NewPadded(p.bar), nil, nil, nil, p.content))
+	w.Resize(fyne.NewSize(480, 560))
+	w.SetOnClosed(func() { m.searchWin, m.searchPanel = nil, nil })
+	m.searchWin, m.searchPanel = w, p
+	w.Show()
+	p.Focus()
 }
