@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -39,6 +40,23 @@ func buildMagpie(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// jsonLines decodes the JSON objects a command prints, one per line, until
+// its output ends.
+func jsonLines(r io.Reader) <-chan map[string]any {
+	lines := make(chan map[string]any, 10000)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				lines <- m
+			}
+		}
+		close(lines)
+	}()
+	return lines
 }
 
 type run struct {
@@ -113,17 +131,7 @@ func TestEndToEndCommandLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = listen.Process.Kill() })
-	lines := make(chan map[string]any, 64)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				lines <- m
-			}
-		}
-		close(lines)
-	}()
+	lines := jsonLines(stdout)
 	await := func(match func(map[string]any) bool) map[string]any {
 		t.Helper()
 		timeout := time.After(15 * time.Second)
