@@ -3,8 +3,10 @@ package xmpp
 import (
 	"context"
 	"encoding/xml"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -152,6 +154,11 @@ func BenchmarkReceiveBurst(b *testing.B) {
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/burst")
 }
 
+// hasLuaDBI reports whether the Debian package lua-dbi-sqlite3 is installed.
+func hasLuaDBI() bool {
+	return exec.Command("dpkg-query", "-W", "-f", "${Status}", "lua-dbi-sqlite3").Run() == nil
+}
+
 // cpuTime is the CPU time (user and system) the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -159,4 +166,103 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkArchiveCatchUp measures the catch-up of 10,000 messages that
+// arrived in the account's archive while it was offline: from Connect to
+// HistorySynced, every message stored. The client signs in with a negative
+// priority so that Prosody's offline storage does not deliver the same
+// messages again (that path is the burst above). Prosody caps an archive
+// page at max_archive_query_results (50 by default). Its file storage
+// ("internal") reads the whole archive for every page, so the server's time
+// dominates there; SQL storage (SQLite, needs lua-dbi-sqlite3) is what a
+// company server runs.
+func BenchmarkArchiveCatchUp(b *testing.B) {
+	// Accounts stay in files (the test harness writes them); the archive
+	// goes to SQLite.
+	const sqlStorage = `default_storage = "internal"; storage = { archive = "sql" }; sql = { driver = "SQLite3", database = "prosody.sqlite" }`
+	for _, tc := range []struct{ name, config string }{
+		{"internal/page=50", ""},
+		{"internal/page=250", "max_archive_query_results = 250"},
+		{"sql/page=50", sqlStorage},
+		{"sql/page=250", sqlStorage + "\nmax_archive_query_results = 250"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if strings.HasPrefix(tc.name, "sql") {
+				if !hasLuaDBI() {
+					b.Skip("Prosody's SQL storage needs lua-dbi-sqlite3")
+				}
+			}
+			srv := prosodytest.Start(b, prosodytest.Options{ExtraConfig: tc.config})
+			account := srv.AddUser(b, "reader", "reader-pw")
+			peerAccount := srv.AddUser(b, "writer", "writer-pw")
+			peer, err := New(peerAccount, WithServer(srv.C2SAddr), WithTrustedFingerprints(srv.Fingerprint),
+				WithPassword(func(context.Context) (string, error) { return "writer-pw", nil }))
+			if err != nil {
+				b.Fatal(err)
+			}
+			go func() {
+				for range peer.Events() {
+				}
+			}()
+			ctx := context.Background()
+			if err := peer.Connect(ctx); err != nil {
+				b.Fatal(err)
+			}
+			defer peer.Close()
+			since := time.Now().Add(-time.Minute)
+			const total = 10000
+			for i := range total {
+				if _, err := peer.SendMessage(ctx, jid.MustParse(account), "archived 消息 "+strconv.Itoa(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := peer.Ping(ctx, jid.JID{}); err != nil { // the server has taken (and archived) them all
+				b.Fatal(err)
+			}
+			var took, cpu time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				db, err := store.Open(filepath.Join(b.TempDir(), "history.db"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := db.SetArchiveCursor("", since); err != nil { // synced once, before the burst
+					b.Fatal(err)
+				}
+				c, err := New(account, WithServer(srv.C2SAddr), WithTrustedFingerprints(srv.Fingerprint),
+					WithPassword(func(context.Context) (string, error) { return "reader-pw", nil }),
+					WithStore(db), WithPresence(ShowAvailable, "", -1))
+				if err != nil {
+					b.Fatal(err)
+				}
+				synced := make(chan HistorySynced, 1)
+				go func() {
+					for e := range c.Events() {
+						if s, ok := e.(HistorySynced); ok {
+							synced <- s
+						}
+					}
+				}()
+				b.StartTimer()
+				began, cpuBegan := time.Now(), cpuTime()
+				if err := c.Connect(ctx); err != nil {
+					b.Fatal(err)
+				}
+				s := <-synced
+				took += time.Since(began)
+				cpu += cpuTime() - cpuBegan
+				b.StopTimer()
+				if s.Err != nil || s.Added != total {
+					b.Fatalf("caught up %d of %d messages: %v", s.Added, total, s.Err)
+				}
+				c.Close()
+				db.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(took.Seconds()/float64(b.N), "s/catch-up")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/catch-up")
+		})
+	}
 }

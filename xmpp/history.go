@@ -370,8 +370,9 @@ func (w *storeWriter) place(m *Message) {
 			newest = last[0].Time
 		}
 	}
-	if (m.Delayed || m.Archived) && !m.backfill && m.Time.Before(newest) {
-		m.Time = newest
+	if (m.Delayed || m.Archived) && !m.backfill && !m.Time.After(newest) {
+		// Just after: stamps of one second are shared by many messages.
+		m.Time = newest.Add(time.Microsecond)
 	}
 	if m.Time.After(newest) {
 		newest = m.Time

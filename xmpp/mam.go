@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"magpie/xmpp/store"
+
 	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/stanza"
 )
@@ -123,10 +125,16 @@ func (c *Client) fetchArchive(ctx context.Context, sess *mxmpp.Session) error {
 	if err != nil {
 		return fmt.Errorf("xmpp: read archive cursor: %w", err)
 	}
-	if lastID == "" {
+	var q mamQuery
+	switch {
+	case lastID == "" && lastTime.IsZero():
 		return c.fetchRecent(ctx, sess)
+	case lastID == "":
+		// The archive was empty at the last sync: everything since.
+		q = mamQuery{Form: mamSince(lastTime.Add(-time.Second)), Set: rsmSet{Max: archivePage}}
+	default:
+		q = mamQuery{Set: rsmSet{Max: archivePage, After: &lastID}}
 	}
-	q := mamQuery{Set: rsmSet{Max: archivePage, After: &lastID}}
 	for {
 		fin, err := c.queryArchive(ctx, sess, q)
 		var se *StanzaError
@@ -174,27 +182,33 @@ func (c *Client) fetchRecent(ctx context.Context, sess *mxmpp.Session) error {
 		q.Set.Before = &first
 	}
 	c.store.barrier()
-	if newest != "" {
-		if err := c.opts.store.SetArchiveCursor(newest, time.Now()); err != nil {
-			return fmt.Errorf("xmpp: store archive cursor: %w", err)
-		}
+	// With an empty archive the bookmark is the time, so that what is
+	// archived from now on is caught up in full.
+	if err := c.opts.store.SetArchiveCursor(newest, time.Now()); err != nil {
+		return fmt.Errorf("xmpp: store archive cursor: %w", err)
 	}
 	return nil
 }
 
 // advanceCursor remembers the last id of a page once its messages are
-// stored.
+// stored. It does not wait for that: the store writer runs the update after
+// the page's messages, so the next page is asked for at once.
 func (c *Client) advanceCursor(fin mamFin) error {
 	if fin.Set.Last == "" {
 		return nil
 	}
-	c.store.barrier()
 	c.mu.Lock()
 	t := c.archiveSeen
 	c.mu.Unlock()
-	if err := c.opts.store.SetArchiveCursor(fin.Set.Last, t); err != nil {
-		return fmt.Errorf("xmpp: store archive cursor: %w", err)
-	}
+	last := fin.Set.Last
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		if err := db.SetArchiveCursor(last, t); err != nil {
+			c.log.Error("store archive cursor", "err", err)
+		}
+	})
 	return nil
 }
 

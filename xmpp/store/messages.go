@@ -135,6 +135,7 @@ func (db *DB) AddMessages(msgs []Message) ([]Message, error) {
 	findDup := tx.StmtContext(ctx, db.stmts.findDup)
 	insert := tx.StmtContext(ctx, db.stmts.insert)
 	seqFree := tx.StmtContext(ctx, db.stmts.seqFree)
+	seqTop := tx.StmtContext(ctx, db.stmts.seqTop)
 	merge := tx.StmtContext(ctx, db.stmts.merge)
 
 	now := time.Now()
@@ -160,7 +161,7 @@ func (db *DB) AddMessages(msgs []Message) ([]Message, error) {
 			m.Time = now
 		}
 		m.Time = fromMicro(toMicro(m.Time))
-		if m.Seq, err = freeSeq(ctx, seqFree, toMicro(m.Time)); err != nil {
+		if m.Seq, err = freeSeq(ctx, seqFree, seqTop, toMicro(m.Time)); err != nil {
 			return nil, fmt.Errorf("store: add messages: %w", err)
 		}
 		_, err = insert.ExecContext(ctx, m.Seq, m.Peer, m.Dir, m.Resource, m.ID, m.OriginID, m.StanzaID,
@@ -237,11 +238,12 @@ func (db *DB) indexBigram(ctx context.Context, tx *sql.Tx, added []Message) erro
 // freeSeq returns the Seq for a new message sent at us (µs since 1970): us
 // itself, or the next value up that is not taken. Seq 0 is never used (a zero
 // Cursor has Seq 0).
-func freeSeq(ctx context.Context, seqFree *sql.Stmt, us int64) (int64, error) {
-	for seq := us; seq < us+1<<20; seq++ {
-		if seq == 0 {
-			continue
-		}
+func freeSeq(ctx context.Context, seqFree, seqTop *sql.Stmt, us int64) (int64, error) {
+	seq := max(us, 1)
+	// Taken: go past the highest seq in the run that follows (one indexed
+	// query, where probing one by one was quadratic for the thousands of
+	// archived messages that share one time stamp).
+	for range 64 {
 		var free bool
 		if err := seqFree.QueryRowContext(ctx, seq).Scan(&free); err != nil {
 			return 0, err
@@ -249,6 +251,11 @@ func freeSeq(ctx context.Context, seqFree *sql.Stmt, us int64) (int64, error) {
 		if free {
 			return seq, nil
 		}
+		var top sql.NullInt64
+		if err := seqTop.QueryRowContext(ctx, seq, seq+1<<20).Scan(&top); err != nil {
+			return 0, err
+		}
+		seq = top.Int64 + 1
 	}
 	return 0, fmt.Errorf("no free seq near %d", us)
 }
@@ -506,17 +513,19 @@ func (db *DB) ArchiveCursor() (stanzaID string, t time.Time, err error) {
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("store: archive cursor: %w", err)
 	}
-	if stanzaID == "" || !us.Valid {
+	if !us.Valid {
 		return stanzaID, time.Time{}, nil
 	}
 	return stanzaID, fromMicro(us.Int64), nil
 }
 
-// SetArchiveCursor saves the archive catch-up bookmark. An empty stanzaID
-// clears it.
+// SetArchiveCursor saves the archive catch-up bookmark: the newest archive
+// id known and its time. An empty stanzaID with a time means "synced up to
+// that time, with no archive id known" (the archive was empty); an empty
+// stanzaID with the zero time clears the bookmark.
 func (db *DB) SetArchiveCursor(stanzaID string, t time.Time) error {
 	err := db.writeTx(func(tx *sql.Tx) error {
-		if stanzaID == "" {
+		if stanzaID == "" && t.IsZero() {
 			_, err := tx.Exec(`DELETE FROM meta WHERE key IN ('archive_cursor_id', 'archive_cursor_ts')`)
 			return err
 		}

@@ -396,6 +396,13 @@ func TestArchiveCursor(t *testing.T) {
 	if id, tm, err := db.ArchiveCursor(); err != nil || id != "arch-9" || !tm.Equal(when) {
 		t.Fatalf("got %q %v %v", id, tm, err)
 	}
+	// Synced with an empty archive: no id, but a time.
+	if err := db.SetArchiveCursor("", when); err != nil {
+		t.Fatal(err)
+	}
+	if id, tm, err := db.ArchiveCursor(); err != nil || id != "" || !tm.Equal(when) {
+		t.Fatalf("time-only cursor: %q %v %v", id, tm, err)
+	}
 	db.SetArchiveCursor("", time.Time{})
 	if id, _, _ := db.ArchiveCursor(); id != "" {
 		t.Fatalf("not cleared: %q", id)

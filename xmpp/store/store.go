@@ -48,7 +48,7 @@ type DB struct {
 	r    *sql.DB // a small pool of read-only connections
 
 	stmts struct {
-		findDup, seqFree, insert, insertFTS, insertGrams, merge *sql.Stmt
+		findDup, seqFree, seqTop, insert, insertFTS, insertGrams, merge *sql.Stmt
 	}
 
 	closeOnce sync.Once
@@ -348,6 +348,7 @@ func (db *DB) prepare() error {
 		(SELECT seq FROM messages WHERE peer = ?4 AND dir = ?5 AND origin_id = ?2 AND origin_id <> '' LIMIT 1),
 		(SELECT seq FROM messages WHERE peer = ?4 AND dir = ?5 AND id = ?3 AND id <> '' AND body = ?6 LIMIT 1))`)
 	s.seqFree = p(`SELECT NOT EXISTS (SELECT 1 FROM messages WHERE seq = ?)`)
+	s.seqTop = p(`SELECT MAX(seq) FROM messages WHERE seq >= ? AND seq < ?`)
 	s.insert = p(`INSERT INTO messages (seq, peer, dir, resource, id, origin_id, stanza_id, type, body, subject, thread, ts, state, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	s.insertFTS = p(`INSERT INTO messages_fts (rowid, body, subject) SELECT seq, body, subject FROM messages WHERE seq IN (SELECT value FROM json_each(?))`)
@@ -361,7 +362,7 @@ func (db *DB) prepare() error {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
-		for _, s := range []*sql.Stmt{db.stmts.findDup, db.stmts.seqFree, db.stmts.insert, db.stmts.insertFTS, db.stmts.insertGrams, db.stmts.merge} {
+		for _, s := range []*sql.Stmt{db.stmts.findDup, db.stmts.seqFree, db.stmts.seqTop, db.stmts.insert, db.stmts.insertFTS, db.stmts.insertGrams, db.stmts.merge} {
 			if s != nil {
 				s.Close()
 			}
