@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -234,14 +235,35 @@ func (w *chatWindows) send(t *chatTab, body string) {
 	w.transmit(t, local, body)
 }
 
-// retry sends a failed message's text again.
+// retry sends a failed message again. A stored message is resent as the
+// same message (the core keeps its id, so neither history gets a second
+// copy); one that never reached the core is sent as new.
 func (w *chatWindows) retry(t *chatTab, id string) {
 	body, ok := t.view.Body(id)
 	if !ok {
 		return
 	}
 	t.view.SetState(id, stateSending, "")
-	w.transmit(t, id, body)
+	client, peer := w.c.client, t.peer
+	if client == nil || w.c.store == nil {
+		w.transmit(t, id, body)
+		return
+	}
+	w.run(func() func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		err := client.Resend(ctx, peer, id)
+		return func() {
+			switch {
+			case errors.Is(err, xmpp.ErrUnknownMessage):
+				w.transmit(t, id, body)
+			case err != nil:
+				t.view.SetState(id, stateFailed, describeSendError(err))
+			default:
+				w.sent[id] = peer.String()
+			}
+		}
+	})
 }
 
 // transmit hands the message shown as local to the core. With a store the

@@ -337,6 +337,13 @@ func (c *controller) handle(e xmpp.Event) {
 		c.chats.failed(e.ID, e.To, e.Err)
 	case xmpp.SubscriptionRequest:
 		c.main.askSubscription(e.From, e.Status)
+	case xmpp.ErrorOccurred:
+		c.main.showProblem(describeError(e.Err))
+	case xmpp.HistorySynced:
+		if e.Err != nil {
+			c.main.showProblem(lang.L("Messages sent while you were away could not be fetched from the server: {{.Reason}}",
+				map[string]any{"Reason": describeError(e.Err)}))
+		}
 	}
 }
 

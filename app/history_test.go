@@ -256,7 +256,8 @@ func TestOwnMessageStates(t *testing.T) {
 		t.Errorf("%d messages after reading the store again, want 5", n)
 	}
 
-	// A bounce shows the error and Retry; Retry sends the text again.
+	// A bounce shows the error and Retry; Retry sends the same message
+	// again (same id: no second copy in either history).
 	f.c.handle(xmpp.MessageFailed{ID: last.ID, To: bob, Err: &xmpp.StanzaError{Condition: "item-not-found"}})
 	if st, _ := v.State(last.ID); st != stateFailed {
 		t.Fatalf("after a bounce the state is %v", st)
@@ -268,8 +269,11 @@ func TestOwnMessageStates(t *testing.T) {
 	test.Tap(retry)
 	f.q.flush()
 	again := v.msgs[len(v.msgs)-1]
-	if again.State != stateSending || again.ID == last.ID || again.Body != "请查收附件" {
-		t.Errorf("after Retry: %+v, want the text pending under a new id", again)
+	if again.State != stateSending || again.ID != last.ID || again.Body != "请查收附件" || len(v.msgs) != 5 {
+		t.Errorf("after Retry: %+v (%d messages), want the same message pending", again, len(v.msgs))
+	}
+	if out, err := f.c.client.Outbox(); err != nil || len(out) == 0 || out[len(out)-1].ID != last.ID {
+		t.Errorf("after Retry the outbox holds %+v, %v; want the message, under its id", out, err)
 	}
 }
 

@@ -34,6 +34,10 @@ type mainWindow struct {
 	searchWin    fyne.Window
 	searchPanel  *searchPanel
 	searchButton *widget.Button
+	// problem shows a failure that did not end the session (a store write,
+	// the archive catch-up), until dismissed.
+	problem    *widget.Label
+	problemBox *fyne.Container
 }
 
 // statusChoices are the selector's entries; "Appear offline" signs the
@@ -67,7 +71,13 @@ func newMainWindow(c *controller) *mainWindow {
 	if c.store == nil {
 		m.searchButton.Hide()
 	}
-	top := container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status), container.NewBorder(nil, nil, nil, m.searchButton, m.state))
+	m.problem = &widget.Label{Importance: widget.WarningImportance, Wrapping: fyne.TextWrapWord}
+	m.problemBox = container.NewBorder(nil, nil, nil,
+		&widget.Button{Icon: theme.CancelIcon(), Importance: widget.LowImportance, OnTapped: func() { m.problemBox.Hide() }},
+		m.problem)
+	m.problemBox.Hide()
+	top := container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status),
+		container.NewBorder(nil, nil, nil, m.searchButton, m.state), m.problemBox)
 	m.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift},
 		func(fyne.Shortcut) { m.searchMessages() })
 	m.win.SetContent(container.NewBorder(top, nil, nil, nil, m.roster.Object()))
@@ -144,6 +154,12 @@ func (m *mainWindow) setState(e xmpp.StateChanged) {
 		}
 		m.state.SetText(text)
 	}
+}
+
+// showProblem shows a failure that did not end the session, in the window.
+func (m *mainWindow) showProblem(text string) {
+	m.problem.SetText(text)
+	m.problemBox.Show()
 }
 
 func (m *mainWindow) showRetry() {

@@ -170,3 +170,36 @@ func TestClosingTheContactsWindow(t *testing.T) {
 		t.Fatalf("hints: %+v; want exactly one, the first time", hints)
 	}
 }
+
+// TestProblemsShowInTheWindow: a failure that does not end the session (a
+// store write, the archive catch-up) shows in the contacts window until
+// dismissed.
+func TestProblemsShowInTheWindow(t *testing.T) {
+	c := testController(t)
+	c.account = xmpp.AccountConfig{JID: "zhangsan@oa.example"}
+	c.main = newMainWindow(c)
+	defer c.main.win.Close()
+	if c.main.problemBox.Visible() {
+		t.Fatal("a problem shows before there is one")
+	}
+	c.handle(xmpp.HistorySynced{Added: 3})
+	if c.main.problemBox.Visible() {
+		t.Fatal("a successful catch-up shows as a problem")
+	}
+	c.handle(xmpp.HistorySynced{Err: errors.New("archive query: item-not-found")})
+	if !c.main.problemBox.Visible() || !strings.Contains(c.main.problem.Text, "could not be fetched") {
+		t.Fatalf("catch-up failure shows %q (visible %v)", c.main.problem.Text, c.main.problemBox.Visible())
+	}
+	c.handle(xmpp.ErrorOccurred{Err: errors.New("store 3 messages: disk full")})
+	if !strings.Contains(c.main.problem.Text, "disk full") {
+		t.Fatalf("store failure shows %q", c.main.problem.Text)
+	}
+	for _, obj := range test.LaidOutObjects(c.main.problemBox) {
+		if b, ok := obj.(*widget.Button); ok {
+			test.Tap(b)
+		}
+	}
+	if c.main.problemBox.Visible() {
+		t.Fatal("dismissing did not hide the problem")
+	}
+}

@@ -1,12 +1,15 @@
 package xmpp
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"magpie/xmpp/store"
+
+	"mellium.im/xmpp/jid"
 )
 
 // expectConversation fails unless the store holds exactly want for peer, in
@@ -247,5 +250,83 @@ func TestOutboxWhileServerDown(t *testing.T) {
 	waitConversation(t, "bob", bobDB, alice.Account().String(), want)
 	if out, _ := alice.Outbox(); len(out) != 0 {
 		t.Fatalf("outbox after sending: %+v", out)
+	}
+}
+
+// TestNoticesAndRosterStored: headline and normal messages go to the
+// notices inbox once (a repeat with the same id is dropped), and the
+// roster is cached in the store.
+func TestNoticesAndRosterStored(t *testing.T) {
+	srv := startProsody(t)
+	aliceDB := openStore(t)
+	alice, ae := online(t, srv, "alice", WithStore(aliceDB))
+	bob, _ := online(t, srv, "bob", WithStore(openStore(t)))
+	ctx := ctxT(t)
+	headline := `<message to='` + alice.Account().String() + `' type='headline' id='n1'><subject>审批提醒</subject><body>You have 3 requests waiting</body></message>`
+	for range 2 {
+		if err := bob.sendRaw(ctx, alice.Account(), headline); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bob.SendMessage(ctx, alice.Account(), "after the notices"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == "after the notices" })
+	alice.store.barrier()
+	notices, err := aliceDB.Notices(10)
+	if err != nil || len(notices) != 1 || notices[0].Subject != "审批提醒" || notices[0].Read {
+		t.Fatalf("notices: %+v, %v", notices, err)
+	}
+	count := 0
+	ae.mu.Lock()
+	for _, e := range ae.events {
+		if _, ok := e.(HeadlineReceived); ok {
+			count++
+		}
+	}
+	ae.mu.Unlock()
+	if count != 1 {
+		t.Fatalf("%d HeadlineReceived events for one notice sent twice", count)
+	}
+	expectConversation(t, "alice", aliceDB, bob.Account().String(), []string{"<after the notices"})
+
+	if err := alice.AddContact(ctx, bob.Account(), "Bob", []string{"研发部"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ae, 5*time.Second, func(e RosterUpdated) bool { return len(e.Contacts) == 1 && e.Contacts[0].Name == "Bob" })
+	alice.store.barrier()
+	_, items, err := aliceDB.Roster()
+	if err != nil || len(items) != 1 || items[0].Name != "Bob" || len(items[0].Groups) != 1 || items[0].Groups[0] != "研发部" {
+		t.Fatalf("cached roster: %+v, %v", items, err)
+	}
+}
+
+// TestResendAfterFailure: a message that bounced is sent again as the same
+// message, and the history holds it once.
+func TestResendAfterFailure(t *testing.T) {
+	srv := startProsody(t)
+	aliceDB := openStore(t)
+	alice, ae := online(t, srv, "alice", WithStore(aliceDB))
+	ctx := ctxT(t)
+	ghost := jid.MustParse("ghost@" + srv.Domain)
+	id, err := alice.SendMessage(ctx, ghost, "are you there?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ae, 5*time.Second, func(e MessageFailed) bool { return e.ID == id })
+	alice.store.barrier()
+	// ghost registers; the retry reaches them.
+	srv.AddUser(t, "ghost", "ghost-pw")
+	gdb := openStore(t)
+	_, ge := onlineAs(t, srv, "ghost", WithStore(gdb))
+	mark := ae.mark()
+	if err := alice.Resend(ctx, ghost, id); err != nil {
+		t.Fatal(err)
+	}
+	waitFrom(t, ae, mark, 5*time.Second, func(e MessageStateChanged) bool { return e.ID == id && e.State == DeliveryDelivered })
+	waitFor(t, ge, 5*time.Second, func(e MessageReceived) bool { return e.ID == id })
+	expectConversation(t, "alice", aliceDB, ghost.String(), []string{">are you there?"})
+	if err := alice.Resend(ctx, ghost, "no-such-id"); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("resend of an unknown id: %v", err)
 	}
 }

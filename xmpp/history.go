@@ -474,3 +474,68 @@ func (c *Client) flushOutbox(l *link) {
 		c.confirmSent(l, sent...)
 	}
 }
+
+// rosterItem is a contact as the store caches it.
+func rosterRecord(ct Contact) store.RosterItem {
+	it := store.RosterItem{JID: ct.JID.String(), Name: ct.Name, Subscription: ct.Subscription, Groups: ct.Groups}
+	if ct.Pending {
+		it.Ask = "subscribe"
+	}
+	return it
+}
+
+// cacheRoster keeps the store's copy of the roster current: the whole of it
+// after a fetch, the changes after a push. (Roster versioning, which lets a
+// sign-in skip the download, builds on this cache.)
+func (c *Client) cacheRoster(contacts []Contact, full bool) {
+	if c.opts.store == nil {
+		return
+	}
+	var changed []store.RosterItem
+	var removed []string
+	for _, ct := range contacts {
+		if ct.Removed {
+			removed = append(removed, ct.JID.String())
+		} else {
+			changed = append(changed, rosterRecord(ct))
+		}
+	}
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		var err error
+		if full {
+			err = db.SaveRoster("", changed)
+		} else {
+			err = db.UpdateRoster("", changed, removed)
+		}
+		if err != nil {
+			c.log.Error("cache roster", "err", err)
+		}
+	})
+}
+
+// notice stores a headline or normal message in the notices inbox and
+// reports it if it is new. Servers often neither store headlines offline
+// nor archive them, so this copy may be the only one.
+func (c *Client) notice(m Message) {
+	if c.opts.store == nil {
+		c.emitMessage(m)
+		return
+	}
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		n, added, err := db.AddNotice(store.Notice{From: m.From.String(), ID: m.ID, StanzaID: m.StanzaID,
+			Subject: m.Subject, Body: m.Body, Time: m.Time})
+		if err != nil {
+			c.log.Error("store notice", "err", err)
+		}
+		if added || err != nil {
+			m.Seq = n.Seq
+			c.emitMessage(m)
+		}
+	})
+}

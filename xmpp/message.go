@@ -253,7 +253,7 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		c.onChat(m, w, enc)
 	case stanza.HeadlineMessage, stanza.NormalMessage:
 		if m.Body != "" || m.Subject != "" {
-			c.store.message(m, false)
+			c.notice(m)
 		}
 	}
 }
@@ -432,4 +432,50 @@ func (c *Client) confirmSent(l *link, rs ...store.Message) {
 			}
 		}
 	}()
+}
+
+// ErrUnknownMessage is returned by Resend for an id the store does not hold.
+var ErrUnknownMessage = errors.New("xmpp: no such stored message")
+
+// Resend sends a stored outgoing message again (after a failure), as the
+// same message: the same id and origin-id, so that no history, ours or the
+// recipient's, ends up with two copies. It goes back to pending, and out
+// at once when online (else with the outbox).
+func (c *Client) Resend(ctx context.Context, peer jid.JID, id string) error {
+	if c.opts.store == nil {
+		return ErrNoStore
+	}
+	var rec store.Message
+	var found bool
+	var err error
+	done := make(chan struct{})
+	c.store.do(func(db *store.DB) {
+		defer close(done)
+		if db == nil {
+			err = ErrNotConnected
+			return
+		}
+		rec, found, err = db.SetState(peer.Bare().String(), id, store.Pending, "")
+	})
+	<-done
+	switch {
+	case err != nil:
+		return fmt.Errorf("xmpp: resend %s: %w", id, err)
+	case !found || rec.Dir != store.Outgoing:
+		return ErrUnknownMessage
+	}
+	c.mu.Lock()
+	l := c.link
+	c.mu.Unlock()
+	if l == nil {
+		return nil // in the outbox
+	}
+	l.sendMu.Lock()
+	delete(l.written, rec.OriginID) // it failed on this session: write it again
+	_, err = c.writeMessage(ctx, l, rec)
+	l.sendMu.Unlock()
+	if err == nil {
+		c.confirmSent(l, rec)
+	}
+	return nil // a write error leaves it pending, for the next session
 }

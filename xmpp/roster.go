@@ -88,6 +88,7 @@ func (c *Client) fetchRoster(ctx context.Context, sess *mxmpp.Session) error {
 	c.mu.Lock()
 	c.roster = fresh
 	c.mu.Unlock()
+	c.cacheRoster(contacts, true)
 	c.events.push(RosterUpdated{Contacts: contacts, Full: true})
 	return nil
 }
@@ -115,6 +116,7 @@ func (c *Client) onRosterPush(iq stanza.IQ, q rosterQuery) bool {
 	}
 	c.mu.Unlock()
 	if len(changed) > 0 {
+		c.cacheRoster(changed, false)
 		c.events.push(RosterUpdated{Contacts: changed})
 	}
 	return true

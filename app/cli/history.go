@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,7 +18,12 @@ func openStore(account string) (*store.DB, error) {
 		return nil, fmt.Errorf("find the message history: %w", err)
 	}
 	db, err := store.Open(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrCorrupt):
+		return nil, fmt.Errorf("the message history is damaged (%w); Magpie did not change it: move %s away to start a new one", err, path)
+	case errors.Is(err, store.ErrTooNew):
+		return nil, fmt.Errorf("the message history was written by a newer Magpie (%w); update Magpie, or move %s away", err, path)
+	case err != nil:
 		return nil, fmt.Errorf("open the message history: %w", err)
 	}
 	return db, nil

@@ -152,7 +152,8 @@ func run(bin string) error {
 	}
 
 	// The account, as `magpie login` would leave it, in a throw-away config
-	// folder so the user's own Magpie settings are not touched.
+	// folder (and the history in a throw-away data folder) so the user's
+	// own Magpie settings and history are not touched.
 	config, err := os.MkdirTemp("", "magpie-demo-")
 	if err != nil {
 		return err
@@ -179,7 +180,7 @@ func run(bin string) error {
 	fmt.Printf("Demo server %s on %s. You are %s (password %q).\n", srv.Domain, srv.C2SAddr, me, password)
 	fmt.Println("Colleagues: 李四, 王五, 赵六 and 小助手 are online; 小助手 answers every message. Quit Magpie to end the demo.")
 	app := exec.CommandContext(ctx, bin)
-	app.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config)
+	app.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "XDG_DATA_HOME="+filepath.Join(config, "data"))
 	app.Stdout, app.Stderr = os.Stdout, os.Stderr
 	if err := app.Start(); err != nil {
 		return err
