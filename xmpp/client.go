@@ -54,6 +54,9 @@ type Client struct {
 	archivedAdded atomic.Int64    // new messages found in the archive, ever
 	mamQueries    map[string]bool // our archive queries under way: id -> pages backwards
 	archiveSeen   time.Time       // the newest archived message seen (under mu)
+	// rosterFromCache is set when the last sign-in's roster came from the
+	// store because the server said it was unchanged.
+	rosterFromCache atomic.Bool
 }
 
 // Option configures a Client.
@@ -270,6 +273,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Unlock()
 
 	c.setState(Connecting, nil, 0)
+	c.showCachedRoster()
 	l, err := c.establish(ctx)
 	c.mu.Lock()
 	c.cancelConnect = nil

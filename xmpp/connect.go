@@ -34,6 +34,7 @@ type link struct {
 	done      chan struct{} // closed when Serve has returned
 	err       error         // why Serve returned; read after done
 	resumed   bool          // the previous session was resumed (XEP-0198)
+	rosterVer bool          // the server offers roster versioning (XEP-0237)
 
 	sendMu  sync.Mutex      // keeps outgoing messages in order
 	written map[string]bool // origin-ids of messages written on this session (under sendMu)
@@ -138,7 +139,7 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	if !l.resumed {
 		// A new session: the server knows nothing of the old one.
 		c.forgetPresences()
-		if err := c.fetchRoster(ctx, l.sess); err != nil {
+		if err := c.fetchRoster(ctx, l.sess, l.rosterVer); err != nil {
 			c.events.push(ErrorOccurred{Err: err})
 		}
 		// Carbons before presence, so that no message to another device
@@ -300,6 +301,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 		track(mxmpp.SASL("", password, mechs...), "sasl"),
 		track(c.smFeature(neg), "resume"),
 		track(c.bindOrResumed(origin, neg), "bind"),
+		rosterVerFeature(neg),
 	)
 	// bound owns the socket's deadlines: mellium's own watcher would clear
 	// them again on cancellation (a race that left reads blocked), so it is
@@ -338,7 +340,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 	c.log.Info("signed in", "jid", sess.LocalAddr().String(), "server", addr, "mechanism", usedMech)
 	conn.lastRead.Store(time.Now().UnixNano())
 	conn.negotiating.Store(false)
-	l := &link{sess: sess, conn: conn, mechanism: usedMech, done: make(chan struct{}), resumed: neg.resumed, written: map[string]bool{}}
+	l := &link{sess: sess, conn: conn, mechanism: usedMech, done: make(chan struct{}), resumed: neg.resumed, rosterVer: neg.rosterVer, written: map[string]bool{}}
 	for _, id := range c.sm.pendingMessages() { // written again by the resumption
 		l.written[id] = true
 	}
@@ -371,6 +373,23 @@ func (c *Client) bindOrResumed(origin jid.JID, neg *smNegotiation) mxmpp.StreamF
 		return mxmpp.Ready, nil, nil
 	}
 	return f
+}
+
+// rosterVerFeature notes whether the server offers roster versioning
+// (XEP-0237). There is nothing to negotiate: mellium skips a feature without
+// Negotiate after parsing it.
+func rosterVerFeature(neg *smNegotiation) mxmpp.StreamFeature {
+	return mxmpp.StreamFeature{
+		Name:      xml.Name{Space: "urn:xmpp:features:rosterver", Local: "ver"},
+		Necessary: mxmpp.Secure | mxmpp.Authn,
+		List: func(context.Context, xmlstream.TokenWriter, xml.StartElement) (bool, error) {
+			return false, errors.New("xmpp: client does not list features")
+		},
+		Parse: func(_ context.Context, d *xml.Decoder, _ *xml.StartElement) (bool, interface{}, error) {
+			neg.rosterVer = true
+			return false, nil, d.Skip()
+		},
+	}
 }
 
 // bindResource binds origin's resource and sets the session's address to

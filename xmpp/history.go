@@ -485,9 +485,10 @@ func rosterRecord(ct Contact) store.RosterItem {
 }
 
 // cacheRoster keeps the store's copy of the roster current: the whole of it
-// after a fetch, the changes after a push. (Roster versioning, which lets a
-// sign-in skip the download, builds on this cache.)
-func (c *Client) cacheRoster(contacts []Contact, full bool) {
+// after a fetch, the changes after a push, each with the server's roster
+// version ("" when the server has no versioning), which the next sign-in
+// sends to skip the download.
+func (c *Client) cacheRoster(contacts []Contact, full bool, ver string) {
 	if c.opts.store == nil {
 		return
 	}
@@ -506,9 +507,9 @@ func (c *Client) cacheRoster(contacts []Contact, full bool) {
 		}
 		var err error
 		if full {
-			err = db.SaveRoster("", changed)
+			err = db.SaveRoster(ver, changed)
 		} else {
-			err = db.UpdateRoster("", changed, removed)
+			err = db.UpdateRoster(ver, changed, removed)
 		}
 		if err != nil {
 			c.log.Error("cache roster", "err", err)

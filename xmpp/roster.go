@@ -11,6 +11,8 @@ import (
 	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+
+	"magpie/xmpp/store"
 )
 
 const nsRoster = "jabber:iq:roster"
@@ -68,29 +70,83 @@ func (it rosterItem) contact() (Contact, error) {
 	}, nil
 }
 
-// fetchRoster gets the whole roster and replaces the local copy.
-func (c *Client) fetchRoster(ctx context.Context, sess *mxmpp.Session) error {
+// fetchRoster gets the roster and replaces the local copy. When the server
+// supports roster versioning (XEP-0237, rosterVer) and the store holds a
+// cached roster, the request carries the cached version: an unchanged
+// roster then comes back empty and the cache is used, so a sign-in with a
+// company-sized roster downloads nothing.
+func (c *Client) fetchRoster(ctx context.Context, sess *mxmpp.Session, rosterVer bool) error {
+	req := rosterQuery{}
+	var cached []store.RosterItem
+	if rosterVer && c.opts.store != nil {
+		ver, items, err := c.opts.store.Roster()
+		if err != nil {
+			c.log.Error("read cached roster", "err", err)
+			ver, items = "", nil
+		}
+		req.Ver, cached = &ver, items // "" asks for a version with the roster
+	}
 	var q rosterQuery
-	err := sess.UnmarshalIQElement(ctx, xmlPayload(rosterQuery{}), stanza.IQ{Type: stanza.GetIQ}, &q)
+	err := sess.UnmarshalIQElement(ctx, xmlPayload(req), stanza.IQ{Type: stanza.GetIQ}, &q)
 	if err != nil {
 		return fmt.Errorf("xmpp: fetch roster: %w", stanzaErr(err))
 	}
+	if q.XMLName.Local == "" && req.Ver != nil && *req.Ver != "" {
+		// Unchanged since the cached version: the result is empty.
+		c.rosterFromCache.Store(true)
+		c.setRoster(contactsFromCache(cached))
+		return nil
+	}
+	c.rosterFromCache.Store(false)
 	contacts := make([]Contact, 0, len(q.Items))
-	fresh := make(map[string]Contact, len(q.Items))
 	for _, it := range q.Items {
-		ct, err := it.contact()
-		if err != nil {
-			continue
+		if ct, err := it.contact(); err == nil {
+			contacts = append(contacts, ct)
 		}
-		contacts = append(contacts, ct)
+	}
+	c.setRoster(contacts)
+	ver := ""
+	if q.Ver != nil && rosterVer {
+		ver = *q.Ver
+	}
+	c.cacheRoster(contacts, true, ver)
+	return nil
+}
+
+// setRoster replaces the local copy of the roster and reports it.
+func (c *Client) setRoster(contacts []Contact) {
+	fresh := make(map[string]Contact, len(contacts))
+	for _, ct := range contacts {
 		fresh[ct.JID.String()] = ct
 	}
 	c.mu.Lock()
 	c.roster = fresh
 	c.mu.Unlock()
-	c.cacheRoster(contacts, true)
 	c.events.push(RosterUpdated{Contacts: contacts, Full: true})
-	return nil
+}
+
+// showCachedRoster shows the roster from the store before the network is
+// up, so a sign-in shows the contacts at once.
+func (c *Client) showCachedRoster() {
+	if c.opts.store == nil {
+		return
+	}
+	_, items, err := c.opts.store.Roster()
+	if err != nil || len(items) == 0 {
+		return
+	}
+	c.setRoster(contactsFromCache(items))
+}
+
+func contactsFromCache(items []store.RosterItem) []Contact {
+	contacts := make([]Contact, 0, len(items))
+	for _, it := range items {
+		ct, err := rosterItem{JID: it.JID, Name: it.Name, Subscription: it.Subscription, Ask: it.Ask, Groups: it.Groups}.contact()
+		if err == nil {
+			contacts = append(contacts, ct)
+		}
+	}
+	return contacts
 }
 
 // onRosterPush applies a roster push (RFC 6121 §2.1.6) and reports it. Pushes
@@ -116,7 +172,11 @@ func (c *Client) onRosterPush(iq stanza.IQ, q rosterQuery) bool {
 	}
 	c.mu.Unlock()
 	if len(changed) > 0 {
-		c.cacheRoster(changed, false)
+		ver := ""
+		if q.Ver != nil {
+			ver = *q.Ver
+		}
+		c.cacheRoster(changed, false, ver)
 		c.events.push(RosterUpdated{Contacts: changed})
 	}
 	return true

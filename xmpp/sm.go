@@ -412,6 +412,7 @@ func (s *elementSplitter) emit() {
 type smNegotiation struct {
 	advertised bool // the server offers stream management
 	bound      bool // a resource was bound: too late to resume
+	rosterVer  bool // the server offers roster versioning (XEP-0237)
 	resumed    bool
 	resumedH   uint32
 }
