@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	fyne.io/fyne/v2 v2.7.1
 	github.com/godbus/dbus/v5 v5.2.2
+	github.com/mozillazg/go-pinyin v0.21.0
 	github.com/zalando/go-keyring v0.2.8
 	golang.org/x/term v0.48.0
 	mellium.im/sasl v0.3.2

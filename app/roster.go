@@ -291,7 +291,7 @@ func (v *rosterView) newEntry(c xmpp.Contact) *rosterEntry {
 		key:    key,
 		name:   name,
 		fold:   strings.ToLower(name),
-		match:  strings.ToLower(name + "\n" + key),
+		match:  strings.ToLower(name + "\n" + key + "\n" + pinyinKeys(name)),
 		groups: groups,
 		rank:   presenceRank(v.presence[key]),
 	}
