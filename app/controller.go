@@ -338,7 +338,7 @@ func (c *controller) handle(e xmpp.Event) {
 	case xmpp.SubscriptionRequest:
 		c.main.askSubscription(e.From, e.Status)
 	case xmpp.ErrorOccurred:
-		c.main.showProblem(describeError(e.Err))
+		c.main.showProblem(lang.L("Something went wrong: {{.Error}}", map[string]any{"Error": e.Err.Error()}))
 	case xmpp.HistorySynced:
 		if e.Err != nil {
 			c.main.showProblem(lang.L("Messages sent while you were away could not be fetched from the server: {{.Reason}}",

@@ -1,9 +1,15 @@
 package xmpp
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"magpie/xmpp/prosodytest"
 
 	"mellium.im/xmpp/jid"
 )
@@ -95,4 +101,46 @@ func (c *Client) currentLink() *link {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.link
+}
+
+// TestSharedGroupRoster: a company roster pushed by the server from a
+// shared group (Prosody's mod_groups, as an OA server's LDAP groups would)
+// arrives complete, with names and the group. Prosody's mod_groups voids
+// roster versioning (it sets the version to true), so each sign-in gets the
+// whole roster again: nothing is taken from a stale cache.
+func TestSharedGroupRoster(t *testing.T) {
+	const members = 3000
+	var groups strings.Builder
+	groups.WriteString("[研发部]\n")
+	for i := range members {
+		fmt.Fprintf(&groups, "user%04d@magpie.test=同事%04d\n", i, i)
+	}
+	groupsFile := filepath.Join(t.TempDir(), "groups.txt")
+	if err := os.WriteFile(groupsFile, []byte(groups.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := prosodytest.Start(t, prosodytest.Options{Modules: []string{"groups"}, ExtraConfig: fmt.Sprintf("groups_file = %q", groupsFile)})
+	srv.AddUser(t, "user0000", "user0000-pw")
+	db := openStore(t)
+	for round := range 2 {
+		began := time.Now()
+		c, _ := onlineAs(t, srv, "user0000", WithStore(db))
+		t.Logf("sign-in %d with %d shared contacts: %v", round, members-1, time.Since(began))
+		roster := c.Roster()
+		if len(roster) != members-1 {
+			t.Fatalf("sign-in %d: %d contacts, want %d", round, len(roster), members-1)
+		}
+		for _, ct := range roster {
+			if len(ct.Groups) != 1 || ct.Groups[0] != "研发部" || !strings.HasPrefix(ct.Name, "同事") || ct.Subscription != "both" {
+				t.Fatalf("shared contact %+v", ct)
+			}
+		}
+		if c.rosterFromCache.Load() {
+			t.Fatal("a roster whose version the server voids was taken from the cache")
+		}
+		c.Close()
+	}
+	if _, items, err := db.Roster(); err != nil || len(items) != members-1 {
+		t.Fatalf("cached roster: %d items, %v", len(items), err)
+	}
 }
