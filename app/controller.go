@@ -302,14 +302,46 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 
 // pump is the one goroutine that hands core events to the UI.
 func (c *controller) pump(client *xmpp.Client) {
-	for e := range client.Events() {
+	events := client.Events()
+	for e := range events {
+		// Take whatever else is already waiting, so a flood (thousands of
+		// presences at sign-in, an archive catch-up) is handed to the UI in
+		// a few batches, each redrawn once, not one redraw per event.
+		batch := []xmpp.Event{e}
+	more:
+		for len(batch) < maxEventBatch {
+			select {
+			case e, ok := <-events:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
 		fyne.Do(func() {
-			if c.client == client {
+			if c.client != client {
+				return
+			}
+			if c.main != nil {
+				roster := c.main.roster
+				roster.hold()
+				defer roster.release()
+			}
+			for _, e := range batch {
+				if c.client != client { // a batch can sign out
+					return
+				}
 				c.handle(e)
 			}
 		})
 	}
 }
+
+// maxEventBatch bounds one hand-over to the UI, so that the window stays
+// responsive while a flood is applied.
+const maxEventBatch = 2000
 
 func (c *controller) handle(e xmpp.Event) {
 	switch e := e.(type) {

@@ -45,6 +45,12 @@ type rosterView struct {
 	rows     []rosterRow // what the list shows
 	selected int         // index into rows, -1 for none
 
+	// While held (a batch of events, e.g. thousands of presences at
+	// sign-in), rebuilds and refreshes are only noted, and done once on
+	// release.
+	held                          int
+	pendingRebuild, pendingRedraw bool
+
 	search  *widget.Entry
 	list    *rosterList
 	noMatch *fyne.Container
@@ -229,7 +235,35 @@ func (v *rosterView) SetPresence(bare jid.JID, p xmpp.Presence, online bool) {
 		v.rebuild()
 		return
 	}
+	v.redraw()
+}
+
+// redraw refreshes the rows on screen (now, or on release when held).
+func (v *rosterView) redraw() {
+	if v.held > 0 {
+		v.pendingRedraw = true
+		return
+	}
 	v.list.Refresh()
+}
+
+// hold defers rebuilding and redrawing until the matching release, so a
+// flood of updates costs one redraw instead of one each.
+func (v *rosterView) hold() { v.held++ }
+
+// release ends a hold and applies what it deferred.
+func (v *rosterView) release() {
+	if v.held--; v.held > 0 {
+		return
+	}
+	rebuild, redraw := v.pendingRebuild, v.pendingRedraw
+	v.pendingRebuild, v.pendingRedraw = false, false
+	switch {
+	case rebuild:
+		v.rebuild()
+	case redraw:
+		v.list.Refresh()
+	}
 }
 
 // SetUnread sets the number of unread messages from a contact; 0 clears it.
@@ -241,7 +275,7 @@ func (v *rosterView) SetUnread(bare jid.JID, n int) {
 		delete(v.unread, key)
 	}
 	if v.contacts[key] != nil {
-		v.list.Refresh()
+		v.redraw()
 	}
 }
 
@@ -354,6 +388,10 @@ func (v *rosterView) sortGroups() {
 // rebuild flattens the groups into rows and refreshes the list, keeping the
 // selected row selected wherever it moved.
 func (v *rosterView) rebuild() {
+	if v.held > 0 {
+		v.pendingRebuild = true
+		return
+	}
 	var selected rosterRow
 	hadSelection := v.selected >= 0 && v.selected < len(v.rows)
 	if hadSelection {

@@ -374,4 +374,52 @@ func BenchmarkRosterFilter(b *testing.B) {
 			i++
 		}
 	})
+	// The sign-in flood: every one of the 10,000 comes online, handed over
+	// in the controller's batches of 2,000 (one hold/release each).
+	flood := func(b *testing.B, batch int) {
+		f := newRosterFixture(b)
+		f.view.SetContacts(roster)
+		online := true
+		for b.Loop() {
+			for start := 0; start < len(roster); start += batch {
+				f.view.hold()
+				for _, ct := range roster[start:min(start+batch, len(roster))] {
+					f.view.SetPresence(ct.JID, presenceShowing(xmpp.ShowAvailable), online)
+				}
+				f.view.release()
+			}
+			online = !online
+		}
+	}
+	b.Run("PresenceFlood", func(b *testing.B) { flood(b, maxEventBatch) })
+	b.Run("PresenceFloodUnbatched", func(b *testing.B) { flood(b, 1) })
+}
+
+// TestRosterHoldDefersRedraws: presences applied while held show after the
+// release, in the right order, with one rebuild.
+func TestRosterHoldDefersRedraws(t *testing.T) {
+	f := newRosterFixture(t)
+	roster := []xmpp.Contact{
+		testContact("a@example.org", "Anna", "Team"),
+		testContact("b@example.org", "Ben", "Team"),
+	}
+	f.view.SetContacts(roster)
+	order := func() []string {
+		var names []string
+		for _, r := range f.view.rows {
+			if r.contact != nil {
+				names = append(names, r.contact.name)
+			}
+		}
+		return names
+	}
+	f.view.hold()
+	f.view.SetPresence(roster[1].JID, presenceShowing(xmpp.ShowAvailable), true)
+	if got := order(); !slices.Equal(got, []string{"Anna", "Ben"}) || !f.view.pendingRebuild {
+		t.Fatalf("rows while held: %q (rebuild pending %v)", got, f.view.pendingRebuild)
+	}
+	f.view.release()
+	if got := order(); !slices.Equal(got, []string{"Ben", "Anna"}) || f.view.pendingRebuild {
+		t.Fatalf("after release: %q; online Ben should lead", got)
+	}
 }
