@@ -68,6 +68,7 @@ func init() {
 		"listen":  {"sign in and print every event until interrupted", runListen},
 		"roster":  {"print the roster with groups, subscription and presence", runRoster},
 		"history": {"print the stored message history (no network needed)", runHistory},
+		"profile": {"print a contact's profile (vCard: name, department, title, phone, email)", runProfile},
 	}
 }
 
@@ -114,6 +115,7 @@ Without a command, Magpie opens its window. Commands:
   roster  --jid JID [conn flags] [--json]             `+commands["roster"].summary+`
   history --jid JID [--with PEER] [--search TEXT] [--json] [--limit N]
                                                       `+commands["history"].summary+`
+  profile --jid JID [conn flags] [--json] CONTACT    `+commands["profile"].summary+`
   version                                             print the version
 
 Connection flags (saved by 'login', so later commands need only --jid):

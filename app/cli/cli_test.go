@@ -68,6 +68,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
+	t.Setenv("XDG_DATA_HOME", t.TempDir()) // the message history
 	return &harness{t: t, keyring: &memKeyring{m: map[string]string{}},
 		accounts: xmpp.NewAccountStore(filepath.Join(t.TempDir(), "accounts.json"))}
 }
@@ -173,6 +174,10 @@ func TestCommandLine(t *testing.T) {
 	got := next(func(m map[string]any) bool { return m["type"] == "message" })
 	if got["body"] != "你好 Bob!" || !strings.HasPrefix(got["from"].(string), alice+"/") || got["id"] == "" {
 		t.Fatalf("listen printed %v", got)
+	}
+	// A profile: bob has published none.
+	if r := h.run("", "profile", "--jid", alice, bob); r.code != ExitOK || !strings.Contains(r.stdout, "(no profile)") {
+		t.Fatalf("profile: %+v", r)
 	}
 	// The text can come from standard input too, e.g. from a script.
 	h.run("第二行\nline two\n", "send", "--jid", alice, bob).expect(t, ExitOK, "")

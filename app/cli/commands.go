@@ -130,18 +130,13 @@ func runSend(env *Env, args []string) int {
 	if strings.TrimSpace(body) == "" {
 		return fail(env, cfg.JID, usageError("the message is empty"))
 	}
-	db, err := openStore(cfg.JID)
-	if err != nil {
-		return fail(env, cfg.JID, err)
-	}
-	defer db.Close()
 	// No presence: a send must not take the offline messages meant for the
 	// user's other clients, nor flash the account online.
-	c, err := connect(env, &cf, cfg, pw, xmpp.WithoutPresence(), xmpp.WithStore(db))
+	c, closeAll, err := connectQuietly(env, &cf, cfg, pw)
 	if err != nil {
 		return fail(env, cfg.JID, err)
 	}
-	defer c.Close()
+	defer closeAll()
 	ctx, cancel := context.WithTimeout(env.ctx, 30*time.Second)
 	defer cancel()
 	id, err := c.SendMessage(ctx, to, body)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"magpie/xmpp"
 	"magpie/xmpp/store"
 )
 
@@ -27,6 +29,22 @@ func openStore(account string) (*store.DB, error) {
 		return nil, fmt.Errorf("open the message history: %w", err)
 	}
 	return db, nil
+}
+
+// connectQuietly opens the account's history and signs in with it, without
+// presence (so offline messages stay for the user's real clients). closeAll
+// signs out, then closes the history; a second call of c.Close is harmless.
+func connectQuietly(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(context.Context) (string, error)) (c *xmpp.Client, closeAll func(), err error) {
+	db, err := openStore(cfg.JID)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err = connect(env, cf, cfg, pw, xmpp.WithoutPresence(), xmpp.WithStore(db))
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return c, func() { c.Close(); db.Close() }, nil
 }
 
 // runHistory prints the stored history; it never connects.
@@ -163,4 +181,66 @@ func historyJSON(account string, m store.Message) map[string]any {
 		}
 	}
 	return f
+}
+
+// runProfile prints a contact's profile (vCard): from the cache when fresh,
+// else from the server.
+func runProfile(env *Env, args []string) int {
+	var cf connFlags
+	fs := newFlagSet(env, "profile", &cf, true)
+	asJSON := fs.Bool("json", false, "print the profile as one JSON object")
+	if !parse(fs, args) {
+		return ExitUsage
+	}
+	if fs.NArg() != 1 {
+		return fail(env, cf.jid, usageError("profile needs one contact: magpie profile --jid JID CONTACT"))
+	}
+	who, err := jid.Parse(fs.Arg(0))
+	if err != nil {
+		return fail(env, cf.jid, usageError(fmt.Sprintf("contact %q is not a JID", fs.Arg(0))))
+	}
+	cfg, pw, err := cf.credentials(env)
+	if err != nil {
+		return fail(env, cf.jid, err)
+	}
+	c, closeAll, err := connectQuietly(env, &cf, cfg, pw)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	defer closeAll()
+	ctx, cancel := context.WithTimeout(env.ctx, 20*time.Second)
+	defer cancel()
+	p, err := c.Profile(ctx, who)
+	if err != nil {
+		return fail(env, cfg.JID, err)
+	}
+	fields := []struct{ key, label, value string }{
+		{"name", "Name", p.FullName}, {"nickname", "Nickname", p.Nickname}, {"organisation", "Organisation", p.Org},
+		{"unit", "Department", p.Unit}, {"title", "Title", p.Title}, {"phone", "Phone", p.Phone}, {"email", "Email", p.Email},
+		{"photo_hash", "Photo", p.PhotoHash},
+	}
+	if *asJSON {
+		out := map[string]any{"jid": p.JID.String()}
+		for _, f := range fields {
+			if f.value != "" {
+				out[f.key] = f.value
+			}
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(out)
+		return ExitOK
+	}
+	fmt.Fprintln(env.Stdout, p.JID)
+	shown := false
+	for _, f := range fields {
+		if f.value != "" {
+			fmt.Fprintf(env.Stdout, "  %-13s %s\n", f.label+":", f.value)
+			shown = true
+		}
+	}
+	if !shown {
+		fmt.Fprintln(env.Stdout, "  (no profile)")
+	}
+	return ExitOK
 }

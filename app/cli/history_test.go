@@ -15,7 +15,7 @@ import (
 // conversation, all of them, a search (English and two Chinese characters),
 // as text and as JSON; and a damaged store is reported, not reset.
 func TestHistory(t *testing.T) {
-	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	h := newHarness(t) // with its own XDG_DATA_HOME
 	const me, lisi, wang = "zhangsan@oa.test", "lisi@oa.test", "wangwu@oa.test"
 	path, err := store.DefaultPath(me)
 	if err != nil {
@@ -35,7 +35,6 @@ func TestHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	h := newHarness(t)
 
 	r := h.run("", "history", "--jid", me, "--with", lisi)
 	r.expect(t, ExitOK, "")

@@ -78,4 +78,14 @@ CREATE INDEX notices_from_id ON notices (from_jid, id);
 CREATE INDEX notices_ts ON notices (ts, seq);
 CREATE INDEX notices_unread ON notices (seq) WHERE read = 0;
 `,
+	// 2: profiles (vCard-temp) fetched from the server, by bare JID. Photos
+	// are files named by their hash beside the database (see Avatars).
+	`
+CREATE TABLE profiles (
+	jid        TEXT    PRIMARY KEY,
+	fetched    INTEGER NOT NULL, -- µs since 1970
+	data       TEXT    NOT NULL, -- JSON, as the client core wrote it
+	photo_hash TEXT    NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+`,
 }
