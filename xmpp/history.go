@@ -413,7 +413,11 @@ func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText 
 		}
 	})
 	if c.opts.store == nil && st != store.Failed {
-		c.events.push(MessageStateChanged{ID: id, Peer: peer.Bare(), State: st})
+		c.mu.Lock() // a late ping answer must not follow Close's Offline
+		if !c.closed {
+			c.events.push(MessageStateChanged{ID: id, Peer: peer.Bare(), State: st})
+		}
+		c.mu.Unlock()
 	}
 }
 

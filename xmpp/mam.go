@@ -117,7 +117,12 @@ func (c *Client) catchUp(l *link) {
 	} else {
 		c.log.Info("archive catch-up", "err", err)
 	}
-	c.events.push(HistorySynced{Added: int(c.archivedAdded.Load() - before), Err: err})
+	// Not after Close: its Offline is the last event a reader sees.
+	c.mu.Lock()
+	if !c.closed {
+		c.events.push(HistorySynced{Added: int(c.archivedAdded.Load() - before), Err: err})
+	}
+	c.mu.Unlock()
 }
 
 func (c *Client) fetchArchive(ctx context.Context, sess *mxmpp.Session) error {
