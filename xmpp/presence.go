@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
@@ -51,6 +52,10 @@ type Presence struct {
 	Show     Show
 	Status   string
 	Priority int8
+	// AvatarHash is the SHA-1 (hex) of the resource's photo as its presence
+	// announces it (XEP-0153), "" when it announces none; fetch the photo
+	// with Client.Avatar.
+	AvatarHash string
 }
 
 // Available reports whether the resource is online.
@@ -64,6 +69,9 @@ type wirePresence struct {
 	Show     string   `xml:"show"`
 	Status   string   `xml:"status"`
 	Priority string   `xml:"priority"`
+	Update   *struct {
+		Photo string `xml:"photo"`
+	} `xml:"vcard-temp:x:update x"`
 }
 
 // onPresence translates an incoming presence stanza: availability updates the
@@ -87,6 +95,9 @@ func (c *Client) onPresence(p wirePresence) {
 	}
 	prio, _ := strconv.ParseInt(p.Priority, 10, 8)
 	pr := Presence{From: from, Type: p.Type, Show: Show(p.Show), Status: p.Status, Priority: int8(prio)}
+	if p.Update != nil {
+		pr.AvatarHash = strings.ToLower(strings.TrimSpace(p.Update.Photo))
+	}
 	bare := from.Bare().String()
 	c.mu.Lock()
 	byRes := c.presences[bare]

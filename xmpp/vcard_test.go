@@ -61,3 +61,33 @@ func testProfiles(t *testing.T, srv *prosodytest.Server, keepUnit bool) {
 		t.Fatalf("profile of someone without a vCard: %+v, %v", none, err)
 	}
 }
+
+// TestAvatarInPresence: alice sets a photo; bob's view of her presence
+// carries its hash (XEP-0153), and Avatar fetches the photo once, then
+// answers from the store.
+func TestAvatarInPresence(t *testing.T) {
+	srv := startProsody(t)
+	alice, ae := online(t, srv, "alice", WithStore(openStore(t)))
+	bob, be := online(t, srv, "bob", WithStore(openStore(t)))
+	follow(t, bob, alice, ae)
+	ctx := ctxT(t)
+	photo := bytes.Repeat([]byte("photo of alice "), 100)
+	mark := be.mark()
+	if err := alice.SetProfile(ctx, Profile{FullName: "Alice", Photo: photo, PhotoType: "image/png"}); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFrom(t, be, mark, 5*time.Second, func(e PresenceChanged) bool {
+		return e.From.Bare().Equal(alice.Account()) && e.AvatarHash != ""
+	})
+	if p.AvatarHash != photoHash(photo) {
+		t.Fatalf("presence announces photo %q, want %q", p.AvatarHash, photoHash(photo))
+	}
+	got, err := bob.Avatar(ctx, alice.Account(), p.AvatarHash)
+	if err != nil || !bytes.Equal(got, photo) {
+		t.Fatalf("avatar: %d bytes, %v", len(got), err)
+	}
+	bob.Close()
+	if got, err := bob.Avatar(ctx, alice.Account(), p.AvatarHash); err != nil || !bytes.Equal(got, photo) {
+		t.Fatalf("avatar from the store while offline: %d bytes, %v", len(got), err)
+	}
+}
