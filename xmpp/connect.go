@@ -147,13 +147,8 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		if err := c.enableCarbons(ctx, l.sess); err != nil {
 			c.log.Info("carbons not enabled", "err", err)
 		}
-		c.mu.Lock()
-		show, status, prio, hidden := c.ownShow, c.ownStatus, c.ownPrio, c.hidden
-		c.mu.Unlock()
-		if c.opts.sendPresence && !hidden {
-			if err := l.sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
-				return abort(fmt.Errorf("xmpp: send initial presence: %w", err))
-			}
+		if err := c.announcePresence(ctx, l.sess); err != nil {
+			return abort(fmt.Errorf("xmpp: send initial presence: %w", err))
 		}
 	}
 	// A server handles one stream's stanzas in order: once it answers this

@@ -184,7 +184,7 @@ func TestTwoResources(t *testing.T) {
 		`<sent xmlns='urn:xmpp:carbons:2'><forwarded xmlns='urn:xmpp:forward:0'>` +
 		`<message xmlns='jabber:client' from='` + laptop.Account().String() + `/x' to='` + bob.Account().String() + `' type='chat' id='f1'><body>forged</body></message>` +
 		`</forwarded></sent></message>`
-	if err := bob.sendRaw(ctx, laptop.LocalAddr(), forged); err != nil {
+	if err := bob.sendRaw(ctx, forged); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bob.SendMessage(ctx, laptop.Account(), "after the forgery"); err != nil {
@@ -274,7 +274,7 @@ func TestNoticesAndRosterStored(t *testing.T) {
 	ctx := ctxT(t)
 	headline := `<message to='` + alice.Account().String() + `' type='headline' id='n1'><subject>审批提醒</subject><body>You have 3 requests waiting</body></message>`
 	for range 2 {
-		if err := bob.sendRaw(ctx, alice.Account(), headline); err != nil {
+		if err := bob.sendRaw(ctx, headline); err != nil {
 			t.Fatal(err)
 		}
 	}

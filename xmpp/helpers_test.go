@@ -15,8 +15,6 @@ import (
 
 	"magpie/xmpp/prosodytest"
 	"magpie/xmpp/store"
-
-	"mellium.im/xmpp/jid"
 )
 
 // recorder collects a client's events so a test can wait for one.
@@ -265,10 +263,23 @@ func onlineAs(t *testing.T, srv *prosodytest.Server, user string, extra ...Optio
 }
 
 // sendRaw writes a stanza given as XML text (for forged or odd stanzas).
-func (c *Client) sendRaw(ctx context.Context, _ jid.JID, stanzaXML string) error {
+func (c *Client) sendRaw(ctx context.Context, stanzaXML string) error {
 	sess, err := c.session()
 	if err != nil {
 		return err
 	}
 	return sess.Send(ctx, xml.NewDecoder(strings.NewReader(stanzaXML)))
+}
+
+// currentLink returns the live session's link, or nil.
+func (c *Client) currentLink() *link {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.link
+}
+
+// linkResumed reports whether the current session is a resumed one.
+func (c *Client) linkResumed() bool {
+	l := c.currentLink()
+	return l != nil && l.resumed
 }

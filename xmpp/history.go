@@ -74,15 +74,13 @@ func (c *Client) record(m Message) store.Message {
 		Time:     m.Time,
 		State:    m.State,
 		Error:    m.Error,
+		Resource: m.From.Resourcepart(), // the peer's, or the own device's that sent it
 	}
 	if m.Outgoing {
 		r.Dir = store.Outgoing
-		r.Resource = m.From.Resourcepart()
 		if r.State == store.Received {
 			r.State = store.Sent
 		}
-	} else {
-		r.Resource = m.From.Resourcepart()
 	}
 	return r
 }
@@ -104,18 +102,12 @@ func (c *Client) fromRecord(r store.Message) Message {
 		Error:    r.Error,
 		Outgoing: r.Dir == store.Outgoing,
 	}
+	m.From, m.To = peer, c.account
 	if m.Outgoing {
-		m.From, _ = c.account.WithResource(r.Resource)
-		if r.Resource == "" {
-			m.From = c.account
-		}
-		m.To = peer
-	} else {
-		m.From, _ = peer.WithResource(r.Resource)
-		if r.Resource == "" {
-			m.From = peer
-		}
-		m.To = c.account
+		m.From, m.To = c.account, peer
+	}
+	if full, err := m.From.WithResource(r.Resource); err == nil { // "" keeps it bare
+		m.From = full
 	}
 	return m
 }
@@ -352,6 +344,14 @@ func (w *storeWriter) process(todo []storeItem) {
 		}
 	}
 	flush()
+}
+
+// noteSent records the time of a message this client sent (run on the
+// writer's goroutine, like place).
+func (w *storeWriter) noteSent(r store.Message) {
+	if r.Time.After(w.newest[r.Peer]) {
+		w.newest[r.Peer] = r.Time
+	}
 }
 
 // place decides where a message goes in its conversation. History is in

@@ -153,9 +153,7 @@ func (c *Client) fetchArchive(ctx context.Context, sess *mxmpp.Session) error {
 		if err != nil {
 			return fmt.Errorf("xmpp: archive query: %w", err)
 		}
-		if err := c.advanceCursor(fin); err != nil {
-			return err
-		}
+		c.advanceCursor(fin)
 		if fin.complete() || fin.Set.Last == "" {
 			return nil
 		}
@@ -198,9 +196,9 @@ func (c *Client) fetchRecent(ctx context.Context, sess *mxmpp.Session) error {
 // advanceCursor remembers the last id of a page once its messages are
 // stored. It does not wait for that: the store writer runs the update after
 // the page's messages, so the next page is asked for at once.
-func (c *Client) advanceCursor(fin mamFin) error {
+func (c *Client) advanceCursor(fin mamFin) {
 	if fin.Set.Last == "" {
-		return nil
+		return
 	}
 	c.mu.Lock()
 	t := c.archiveSeen
@@ -214,7 +212,6 @@ func (c *Client) advanceCursor(fin mamFin) error {
 			c.log.Error("store archive cursor", "err", err)
 		}
 	})
-	return nil
 }
 
 func mamSince(t time.Time) *mamForm {

@@ -342,8 +342,8 @@ func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 				err = ErrNotConnected
 				return
 			}
-			if _, err = db.AddMessages([]store.Message{rec}); err == nil && rec.Time.After(c.store.newest[rec.Peer]) {
-				c.store.newest[rec.Peer] = rec.Time
+			if _, err = db.AddMessages([]store.Message{rec}); err == nil {
+				c.store.noteSent(rec)
 			}
 		})
 		<-done

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"mellium.im/xmlstream"
+	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
@@ -158,6 +159,18 @@ func (c *Client) SetPresence(ctx context.Context, show Show, status string) erro
 		return fmt.Errorf("xmpp: send presence: %w", err)
 	}
 	return nil
+}
+
+// announcePresence sends the own current presence on sess, unless the
+// client signs in without presence or appears offline.
+func (c *Client) announcePresence(ctx context.Context, sess *mxmpp.Session) error {
+	c.mu.Lock()
+	show, status, prio, hidden := c.ownShow, c.ownStatus, c.ownPrio, c.hidden
+	c.mu.Unlock()
+	if !c.opts.sendPresence || hidden {
+		return nil
+	}
+	return sess.Send(ctx, c.presenceStanza(show, status, prio))
 }
 
 // presenceStanza builds an available presence with the entity capabilities

@@ -96,13 +96,6 @@ func contactNames(cs []Contact) []string {
 	return names
 }
 
-// currentLink returns the live session's link, or nil.
-func (c *Client) currentLink() *link {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.link
-}
-
 // TestSharedGroupRoster: a company roster pushed by the server from a
 // shared group (Prosody's mod_groups, as an OA server's LDAP groups would)
 // arrives complete, with names and the group. Prosody's mod_groups voids

@@ -405,10 +405,8 @@ func (s *elementSplitter) emit() {
 	s.raw = s.raw[:0]
 }
 
-// smFeature is the stream management stream feature. When the last session
-// can be resumed, it asks the server to resume it in place of binding a
-// resource; the bind feature (bindOrResume) then only enables stream
-// management on a fresh session.
+// smNegotiation is what the stream features of one negotiation learn and
+// tell each other.
 type smNegotiation struct {
 	advertised bool // the server offers stream management
 	bound      bool // a resource was bound: too late to resume
@@ -417,6 +415,10 @@ type smNegotiation struct {
 	resumedH   uint32
 }
 
+// smFeature is the stream management stream feature. When the last session
+// can be resumed, it asks the server to resume it in place of binding a
+// resource; the bind feature (bindOrResumed) then has nothing to do, and on
+// a fresh session it enables stream management after binding.
 func (c *Client) smFeature(neg *smNegotiation) mxmpp.StreamFeature {
 	return mxmpp.StreamFeature{
 		Name:       xml.Name{Space: nsSM, Local: "sm"},
@@ -582,11 +584,4 @@ func requestAck(ctx context.Context, s *mxmpp.Session) error {
 		return err
 	}
 	return w.Flush()
-}
-
-// linkResumed reports whether the current session is a resumed one.
-func (c *Client) linkResumed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.link != nil && c.link.resumed
 }

@@ -175,13 +175,8 @@ func (c *Client) SetProfile(ctx context.Context, p Profile) error {
 	c.cacheProfile(p)
 	// Presence carries the photo's hash (XEP-0153; the server adds it):
 	// send it again so contacts learn of the new photo.
-	c.mu.Lock()
-	show, status, prio, hidden := c.ownShow, c.ownStatus, c.ownPrio, c.hidden
-	c.mu.Unlock()
-	if c.opts.sendPresence && !hidden {
-		if err := sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
-			return fmt.Errorf("xmpp: announce the new profile: %w", err)
-		}
+	if err := c.announcePresence(ctx, sess); err != nil {
+		return fmt.Errorf("xmpp: announce the new profile: %w", err)
 	}
 	return nil
 }
