@@ -500,16 +500,27 @@ func lookupServer(ctx context.Context, domain string, directTLS bool, defaultPor
 
 // keepAlive pings the server whenever the link has been quiet for the idle
 // time, and closes the socket when no answer comes, which ends Serve and
-// starts a reconnect. Without it a dead TCP connection (a laptop moved to
+// starts a reconnect. It also sends the ack requests that stream
+// management finds due (streamMgmt.ackRequests). Without it a dead TCP connection (a laptop moved to
 // another network, a NAT that forgot us) can go unnoticed for many minutes.
 func (c *Client) keepAlive(l *link) {
 	tick := max(c.opts.keepAliveIdle/4, 100*time.Millisecond)
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	acks := c.sm.ackRequests()
 	for {
 		select {
 		case <-l.done:
 			return
+		case <-acks:
+			if c.sm.isEnabled() {
+				ctx, cancel := context.WithTimeout(context.Background(), c.opts.keepAliveTimeout)
+				if err := requestAck(ctx, l.sess); err != nil {
+					c.log.Info("ack request failed", "err", err)
+				}
+				cancel()
+			}
+			continue
 		case <-t.C:
 		}
 		if l.conn.quietFor() < c.opts.keepAliveIdle {

@@ -63,6 +63,31 @@ type streamMgmt struct {
 	enabled   bool // the current session has stream management
 
 	onAcked func(msgs []smItem) // messages the server acknowledged
+
+	// The stanzas and bytes sent since the last ack request. Past
+	// ackEvery or ackBytes a request is due (ackDue), so the resend queue
+	// stays short: at sign-in with a company roster the server's PEP
+	// services send thousands of disco#info queries, and each answer
+	// would otherwise be held until the next message.
+	sinceAck, bytesSinceAck int
+	ackDue                  chan struct{}
+}
+
+// Past this many unacknowledged stanzas, or bytes, the client asks the
+// server for an ack.
+const (
+	ackEvery = 50
+	ackBytes = 64 << 10
+)
+
+// ackRequests returns the channel that signals an ack request is due.
+func (m *streamMgmt) ackRequests() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ackDue == nil {
+		m.ackDue = make(chan struct{}, 1)
+	}
+	return m.ackDue
 }
 
 // reset forgets everything: after a clean sign-out, or when the server
@@ -137,11 +162,36 @@ func (m *streamMgmt) sentElement(name string, raw []byte) {
 		return
 	}
 	m.out++
-	it := smItem{seq: m.out, raw: bytes.Clone(raw)}
+	it := smItem{seq: m.out}
+	// Answers to queries (iq result or error) are not kept for a resend:
+	// they are most of what is written at sign-in with a company roster
+	// (the disco#info answers to thousands of contacts' PEP services),
+	// and a late answer after a resumption helps nobody. Requests,
+	// messages and presences are kept, byte for byte.
+	keep := true
+	if name == "iq" {
+		typ := startAttr(raw, "type")
+		keep = typ != "result" && typ != "error"
+	}
+	if keep {
+		it.raw = bytes.Clone(raw)
+	}
 	if name == "message" {
 		it.msgID, it.to = startAttr(raw, "id"), startAttr(raw, "to")
 	}
 	m.queue = append(m.queue, it)
+	m.sinceAck++
+	m.bytesSinceAck += len(raw)
+	if m.sinceAck >= ackEvery || m.bytesSinceAck >= ackBytes {
+		m.sinceAck, m.bytesSinceAck = 0, 0
+		if m.ackDue == nil {
+			m.ackDue = make(chan struct{}, 1)
+		}
+		select {
+		case m.ackDue <- struct{}{}:
+		default: // one is already due
+		}
+	}
 }
 
 // receivedElement is called for every top-level element read.
@@ -466,6 +516,9 @@ func (c *Client) smFeature(neg *smNegotiation) mxmpp.StreamFeature {
 			c.sm.mu.Unlock()
 			conn := s.Conn()
 			for _, it := range resend {
+				if it.raw == nil {
+					continue // an answer to a query: not resent
+				}
 				if _, err := conn.Write(it.raw); err != nil {
 					return 0, nil, err
 				}

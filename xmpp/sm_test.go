@@ -1,8 +1,10 @@
 package xmpp
 
 import (
+	"bytes"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +86,65 @@ func TestStreamMgmtCounting(t *testing.T) {
 	m.ack(0)
 	if !slices.Equal(acked, []string{"w1>", "w2>"}) {
 		t.Fatalf("wrap-around ack: %q", acked)
+	}
+}
+
+// TestAckRequestsDue: past ackEvery unacknowledged stanzas, or ackBytes, an
+// ack request falls due, once until it is taken; elements that are not
+// stanzas do not count.
+func TestAckRequestsDue(t *testing.T) {
+	var m streamMgmt
+	m.sentElement("enable", nil)
+	due := m.ackRequests()
+	pending := func() bool {
+		select {
+		case <-due:
+			return true
+		default:
+			return false
+		}
+	}
+	for i := 1; i < ackEvery; i++ {
+		m.sentElement("iq", []byte(`<iq type='result' id='x'/>`))
+		m.sentElement("r", []byte(`<r xmlns='urn:xmpp:sm:3'/>`))
+	}
+	if pending() {
+		t.Fatalf("an ack request is due after %d stanzas", ackEvery-1)
+	}
+	m.sentElement("presence", []byte(`<presence/>`))
+	m.sentElement("presence", []byte(`<presence/>`))
+	if !pending() {
+		t.Fatalf("no ack request due after %d stanzas", ackEvery)
+	}
+	if pending() {
+		t.Fatal("one request was signalled twice")
+	}
+	m.sentElement("message", bytes.Repeat([]byte("x"), ackBytes))
+	if !pending() {
+		t.Fatal("no ack request due after a large stanza")
+	}
+	m.ack(m.out)
+	if len(m.queue) != 0 {
+		t.Fatalf("%d stanzas still queued after the ack", len(m.queue))
+	}
+}
+
+// TestAnswersNotKeptForResend: the resend queue keeps requests, messages
+// and presences byte for byte, but not answers to queries.
+func TestAnswersNotKeptForResend(t *testing.T) {
+	var m streamMgmt
+	m.sentElement("enable", nil)
+	for _, raw := range []string{`<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>`, `<iq id='2' type="result"/>`,
+		`<iq type='error' id='3'/>`, `<presence/>`, `<message id='m' to='b@example.org'><body>hi</body></message>`} {
+		name := strings.TrimPrefix(strings.Fields(raw)[0], "<")
+		m.sentElement(strings.TrimSuffix(name, "/>"), []byte(raw))
+	}
+	var kept []string
+	for _, it := range m.queue {
+		kept = append(kept, string(it.raw))
+	}
+	want := []string{`<iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>`, "", "", `<presence/>`, `<message id='m' to='b@example.org'><body>hi</body></message>`}
+	if !slices.Equal(kept, want) || m.out != 5 {
+		t.Fatalf("queue %q (out %d), want %q", kept, m.out, want)
 	}
 }
