@@ -54,6 +54,7 @@ type Client struct {
 	archivedAdded atomic.Int64    // new messages found in the archive, ever
 	mamQueries    map[string]bool // our archive queries under way: id -> pages backwards
 	archiveSeen   time.Time       // the newest archived message seen (under mu)
+	avatars       avatarState     // PEP avatars announced, and fetches under way
 	// rosterFromCache is set when the last sign-in's roster came from the
 	// store because the server said it was unchanged.
 	rosterFromCache atomic.Bool

@@ -93,6 +93,20 @@ type SubscriptionChanged struct {
 // roster fetch that timed out.
 type ErrorOccurred struct{ Err error }
 
+// AvatarChanged reports that a contact, or the own account (from any of its
+// devices), published a new avatar through PEP (XEP-0084), or removed it
+// (Hash ""). The server sends the current avatars at sign-in (Prosody: of
+// contacts with presence subscriptions both ways) and every change after;
+// a JID's hash is reported only when it differs from the last one. Avatars
+// announced in presence (XEP-0153) arrive as PresenceChanged with
+// Presence.AvatarHash instead. Either way, Client.Avatar(ctx, JID, Hash)
+// returns the image.
+type AvatarChanged struct {
+	JID  jid.JID // bare
+	Hash string  // SHA-1 (hex) of the image
+}
+
+func (AvatarChanged) isEvent()         {}
 func (StateChanged) isEvent()          {}
 func (RosterUpdated) isEvent()         {}
 func (PresenceChanged) isEvent()       {}

@@ -29,6 +29,7 @@ var features = []string{
 	nsSID,
 	nsReceipts,
 	nsCarbons,
+	nsAvatarMetadata + "+notify", // PEP avatars of contacts (XEP-0084)
 }
 
 // clientInfo is the disco#info answer, and the input of the caps hash.

@@ -116,6 +116,8 @@ type wireMessage struct {
 	Receipt        *struct {
 		ID string `xml:"id,attr"`
 	} `xml:"urn:xmpp:receipts received"`
+	// PEP notifications (XEP-0163), e.g. a contact's new avatar.
+	Event *wirePubsubEvent `xml:"http://jabber.org/protocol/pubsub#event event"`
 }
 
 // pickText chooses the text in the stanza's language, else the one without
@@ -186,6 +188,11 @@ func (c *Client) fromOwnAccount(w wireMessage) bool {
 // the store, which reports them once they are known to be new.
 func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 	switch {
+	case w.Event != nil:
+		// A pubsub notification is never a chat or a notice, even with a
+		// body (fallback text for clients without pubsub).
+		c.onPubsubEvent(w)
+		return
 	case w.ArchiveResult != nil:
 		ours, backwards := c.ownQuery(w.ArchiveResult.QueryID)
 		if !c.fromOwnAccount(w) || !ours || w.ArchiveResult.Forwarded.Message == nil {

@@ -181,25 +181,6 @@ func (c *Client) SetProfile(ctx context.Context, p Profile) error {
 	return nil
 }
 
-// Avatar returns the photo with the given hash (from a presence's
-// AvatarHash): from the store when it was seen before, else from the
-// contact's profile, which is then cached. Call it off the UI thread.
-func (c *Client) Avatar(ctx context.Context, who jid.JID, hash string) ([]byte, error) {
-	if db := c.opts.store; db != nil && hash != "" {
-		if photo, ok, err := db.Avatar(hash); err == nil && ok {
-			return photo, nil
-		}
-	}
-	p, err := c.FetchProfile(ctx, who)
-	if err != nil {
-		return nil, err
-	}
-	if hash != "" && p.PhotoHash != hash {
-		return nil, fmt.Errorf("xmpp: %s announced photo %s but its profile has %q", who.Bare(), hash, p.PhotoHash)
-	}
-	return p.Photo, nil
-}
-
 // cachedProfile reads a profile, with its photo, from the store.
 func (c *Client) cachedProfile(who jid.JID) (Profile, bool) {
 	db := c.opts.store
