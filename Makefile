@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 BUILD_PKGS := gcc libc6-dev pkg-config git ca-certificates libgl1-mesa-dev libx11-dev \
 	libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 TEST_PKGS  := prosody openssl gnome-keyring dbus dbus-daemon dbus-bin xvfb xauth \
-	libgl1-mesa-dri fonts-wqy-microhei lua-dbi-sqlite3
+	libgl1-mesa-dri fonts-wqy-microhei lua-dbi-sqlite3 prosody-modules
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build run demo test test-short bench lint package install uninstall clean

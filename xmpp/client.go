@@ -58,6 +58,8 @@ type Client struct {
 	// rosterFromCache is set when the last sign-in's roster came from the
 	// store because the server said it was unchanged.
 	rosterFromCache atomic.Bool
+	// directory is what directory search (XEP-0055) found on this session.
+	directory directoryCache
 }
 
 // Option configures a Client.

@@ -59,6 +59,13 @@ func startFakeServerHook(t testing.TB, password string, onPlain func(net.Conn)) 
 // each negotiated session (in its own goroutine) to send stanzas on.
 func startFakeServerWith(t testing.TB, password string, onPlain func(net.Conn), onSession func(*mxmpp.Session)) *fakeServer {
 	t.Helper()
+	return startFakeServerMux(t, password, onPlain, onSession)
+}
+
+// startFakeServerMux is startFakeServerWith where handlers (e.g.
+// mux.IQFunc) answer what the client asks, besides pings.
+func startFakeServerMux(t testing.TB, password string, onPlain func(net.Conn), onSession func(*mxmpp.Session), handlers ...mux.Option) *fakeServer {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +140,7 @@ func startFakeServerWith(t testing.TB, password string, onPlain func(net.Conn), 
 				if onSession != nil {
 					go onSession(sess)
 				}
-				_ = sess.Serve(mux.New(stanza.NSClient, ping.Handle()))
+				_ = sess.Serve(mux.New(stanza.NSClient, append([]mux.Option{ping.Handle()}, handlers...)...))
 			}()
 		}
 	}()

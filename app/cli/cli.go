@@ -62,13 +62,14 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"login":   {"check a password by signing in once, then keep it in the keyring", runLogin},
-		"logout":  {"remove the stored password", runLogout},
-		"send":    {"send one chat message", runSend},
-		"listen":  {"sign in and print every event until interrupted", runListen},
-		"roster":  {"print the roster with groups, subscription and presence", runRoster},
-		"history": {"print the stored message history (no network needed)", runHistory},
-		"profile": {"print a contact's profile (vCard: name, department, title, phone, email)", runProfile},
+		"login":     {"check a password by signing in once, then keep it in the keyring", runLogin},
+		"logout":    {"remove the stored password", runLogout},
+		"send":      {"send one chat message", runSend},
+		"listen":    {"sign in and print every event until interrupted", runListen},
+		"roster":    {"print the roster with groups, subscription and presence", runRoster},
+		"history":   {"print the stored message history (no network needed)", runHistory},
+		"profile":   {"print a contact's profile (vCard: name, department, title, phone, email)", runProfile},
+		"directory": {"search the company directory (XEP-0055) by name, account or email", runDirectory},
 	}
 }
 
@@ -116,6 +117,8 @@ Without a command, Magpie opens its window. Commands:
   history --jid JID [--with PEER] [--search TEXT] [--json] [--limit N]
                                                       `+commands["history"].summary+`
   profile --jid JID [conn flags] [--json] CONTACT    `+commands["profile"].summary+`
+  directory --jid JID [conn flags] [--json] QUERY...
+                                                      `+commands["directory"].summary+`
   version                                             print the version
 
 Connection flags (saved by 'login', so later commands need only --jid):
