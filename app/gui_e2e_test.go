@@ -24,7 +24,7 @@ const guiBinEnv = "MAGPIE_GUI_E2E_BIN"
 var raceEnabled bool
 
 // startXvfb starts an X server on a free display and returns its name.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("Xvfb"); err != nil {
 		if os.Getenv("CI") == "true" {
