@@ -11,16 +11,25 @@ import (
 // pluginDirs are where Debian's prosody and prosody-modules put modules.
 var pluginDirs = []string{"/usr/lib/prosody/modules", "/usr/local/lib/prosody/modules"}
 
-// RequireModule skips the test when Prosody has no module name (e.g.
-// "vjud", from the prosody-modules package), or fails it in CI.
-func RequireModule(t testing.TB, name string) {
-	t.Helper()
+// HasModule reports whether Prosody has the module name (e.g. "vjud", from
+// the prosody-modules package).
+func HasModule(name string) bool {
 	for _, dir := range pluginDirs {
 		for _, file := range []string{"mod_" + name + ".lua", filepath.Join("mod_"+name, "mod_"+name+".lua")} {
 			if _, err := os.Stat(filepath.Join(dir, file)); err == nil {
-				return
+				return true
 			}
 		}
+	}
+	return false
+}
+
+// RequireModule skips the test when Prosody has no module name, or fails
+// it in CI.
+func RequireModule(t testing.TB, name string) {
+	t.Helper()
+	if HasModule(name) {
+		return
 	}
 	msg := fmt.Sprintf("prosodytest: Prosody module %q is not installed (Debian: prosody-modules)", name)
 	if os.Getenv("CI") == "true" {

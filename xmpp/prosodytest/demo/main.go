@@ -28,6 +28,26 @@ import (
 
 const password = "demo"
 
+// company and shared are the sizes set by the -company and -shared flags.
+var company, shared int
+
+// Parts of the generated colleagues' names and departments.
+var (
+	surnames = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈")
+	given    = []rune("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚华建国志红玉文斌宇浩凯鹏飞")
+	depts    = []string{"研发", "销售", "财务", "人事", "行政", "市场", "法务", "采购", "客服", "质量"}
+	titles   = []string{"工程师", "经理", "主管", "专员", "总监"}
+)
+
+// generated is the i-th generated colleague: user name, Chinese name
+// (family name first), family and given name, department and title.
+func generated(i int) (user, name, family, givenName, dept, title string) {
+	family = string(surnames[i%len(surnames)])
+	givenName = string(given[(i/len(surnames))%len(given)]) + string(given[(i*7)%len(given)])
+	dept = fmt.Sprintf("%s%d部", depts[i%len(depts)], i%50/len(depts)+1)
+	return fmt.Sprintf("u%05d", i), family + givenName, family, givenName, dept, titles[i%len(titles)]
+}
+
 type colleague struct {
 	user, name, group string
 	show              xmpp.Show
@@ -46,6 +66,8 @@ var colleagues = []colleague{
 
 func main() {
 	bin := flag.String("magpie", "./magpie", "the magpie binary to open")
+	flag.IntVar(&company, "company", 300, "colleagues in the company directory; the first -shared of them are also in the roster, as a shared group would put them")
+	flag.IntVar(&shared, "shared", 0, "colleagues put in zhangsan's roster, in 50 departments (e.g. 10000 to try a company-sized roster)")
 	flag.Parse()
 	if err := run(*bin); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -57,11 +79,30 @@ func run(bin string) error {
 	if _, err := exec.LookPath("prosody"); err != nil {
 		return errors.New("prosody is not installed; run 'make deps' first")
 	}
-	srv, err := prosodytest.Launch(prosodytest.Options{Domain: "demo.magpie.test"})
+	// With prosody-modules (make deps installs it) the server has a company
+	// directory: Find colleagues (Ctrl+K) searches it.
+	opts := prosodytest.Options{Domain: "demo.magpie.test", LogLevel: "info"}
+	directory := prosodytest.HasModule("vjud")
+	if directory {
+		opts = prosodytest.DirectoryModules(opts)
+	}
+	srv, err := prosodytest.Launch(opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	if directory {
+		for i := range company {
+			user, name, family, givenName, dept, title := generated(i)
+			if err := srv.SetVCard(user, prosodytest.VCard{FullName: name, Family: family, Given: givenName, Unit: dept,
+				Title: title, Org: "示例公司", Email: user + "@demo.magpie.test"}); err != nil {
+				return err
+			}
+			if _, err := srv.Register(user, password); err != nil {
+				return err
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -87,6 +128,13 @@ func run(bin string) error {
 		account, err := srv.Register(col.user, password)
 		if err != nil {
 			return err
+		}
+		if directory { // a profile card, and findable in the directory
+			han := []rune(strings.Fields(col.name)[0])
+			if err := srv.SetVCard(col.user, prosodytest.VCard{FullName: col.name, Family: string(han[:1]), Given: string(han[1:]),
+				Unit: col.group, Org: "示例公司", Title: "同事 Colleague", Email: col.user + "@demo.magpie.test"}); err != nil {
+				return err
+			}
 		}
 		c, err := connect(account, xmpp.WithPresence(col.show, col.status, 0), xmpp.WithResource("desk"))
 		if err != nil {
@@ -147,6 +195,11 @@ func run(bin string) error {
 		return fmt.Errorf("the demo contacts did not become mutual contacts: %s", strings.Join(got, "; "))
 	}
 	setup.Close()
+	if shared > 0 {
+		if err := addShared(srv, setup.Roster()); err != nil {
+			return err
+		}
+	}
 	for _, c := range offline { // they were only needed for the handshake
 		c.Close()
 	}
@@ -194,6 +247,26 @@ func run(bin string) error {
 		}
 	}()
 	return app.Wait()
+}
+
+// addShared puts -shared generated colleagues in zhangsan's roster besides
+// the demo colleagues (roster), and zhangsan in each of theirs, as a
+// company's shared group does. zhangsan has no session now, so Prosody
+// reads the roster afresh at the next sign-in.
+func addShared(srv *prosodytest.Server, roster []xmpp.Contact) error {
+	var items []prosodytest.RosterItem
+	for _, ct := range roster {
+		items = append(items, prosodytest.RosterItem{JID: ct.JID.String(), Name: ct.Name, Groups: ct.Groups, Subscription: ct.Subscription})
+	}
+	me := []prosodytest.RosterItem{{JID: "zhangsan@" + srv.Domain, Name: "张三 Zhang San", Groups: []string{"研发1部"}}}
+	for i := range shared {
+		user, name, _, _, dept, _ := generated(i)
+		items = append(items, prosodytest.RosterItem{JID: user + "@" + srv.Domain, Name: name, Groups: []string{dept}})
+		if err := srv.SetRoster(user, 1, me); err != nil {
+			return err
+		}
+	}
+	return srv.SetRoster("zhangsan", 2, items)
 }
 
 // serve approves subscriptions, and the assistant answers messages.
