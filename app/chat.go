@@ -86,6 +86,11 @@ type chatView struct {
 	entry        *composeEntry
 	send         *widget.Button
 	root         fyne.CanvasObject
+
+	// avatar is the peer's; a tap on it or the name calls onProfile.
+	avatar        *avatarView
+	onProfile     func()
+	profileButton *widget.Button
 }
 
 // newChatView builds the conversation with peer. onSend gets the text the
@@ -130,13 +135,25 @@ func newChatView(peer jid.JID, onSend func(body string), onRetry func(id string)
 	// Two labels, each with its own padding, would stand far apart: the
 	// status line belongs to the name, so the gap between them goes.
 	header := container.New(layout.NewCustomPaddedVBoxLayout(-2*theme.Padding()), v.name, v.status)
+	v.avatar = newAvatarView(chatAvatarSize)
+	v.avatar.bind(nil, peer.Bare().String(), peer.Localpart())
+	showProfile := func() {
+		if v.onProfile != nil {
+			v.onProfile()
+		}
+	}
+	// Like Telegram, the header (avatar and name) opens the profile; the
+	// button says that it can.
+	who := newTapArea(container.NewBorder(nil, nil, container.NewCenter(v.avatar), nil, header), showProfile)
+	v.profileButton = &widget.Button{Icon: theme.AccountIcon(), Importance: widget.LowImportance, OnTapped: showProfile}
 	v.searchButton = &widget.Button{Icon: theme.SearchIcon(), Importance: widget.LowImportance, OnTapped: v.toggleSearch}
 	v.searchButton.Hide() // until there is a history to search
 	v.searchBar = container.NewVBox()
 	v.searchBar.Hide()
 	composer := container.NewBorder(nil, nil, nil, container.NewVBox(layout.NewSpacer(), v.send), v.entry)
 	v.center = container.NewStack(container.New(&listSizer{v: v}, v.list))
-	v.top = container.NewVBox(container.NewBorder(nil, nil, nil, container.NewVBox(layout.NewSpacer(), v.searchButton, layout.NewSpacer()), header),
+	v.top = container.NewVBox(container.NewBorder(nil, nil, nil,
+		container.NewVBox(layout.NewSpacer(), container.NewHBox(v.searchButton, v.profileButton), layout.NewSpacer()), who),
 		v.searchBar, widget.NewSeparator())
 	v.root = container.NewBorder(
 		v.top,

@@ -82,6 +82,7 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		w.tabs.OnClosed = func(item *container.TabItem) {
 			for key, t := range w.chats {
 				if t.item == item {
+					t.view.avatar.unbind()
 					delete(w.chats, key)
 				}
 			}
@@ -106,6 +107,7 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	if !ok {
 		t = &chatTab{peer: bare}
 		t.view = newChatView(bare, func(body string) { w.send(t, body) }, func(id string) { w.retry(t, id) })
+		t.view.onProfile = func() { w.c.showProfile(bare, w.win) }
 		t.item = container.NewTabItem(w.displayName(bare), t.view.Object())
 		w.chats[key] = t
 		w.tabs.Append(t.item)
@@ -155,7 +157,9 @@ func (w *chatWindows) setHeader(t *chatTab, p xmpp.Presence, online bool) {
 			word = lang.L("online")
 		}
 	}
-	t.view.SetHeader(w.displayName(t.peer), word, p.Status)
+	name := w.displayName(t.peer)
+	t.view.avatar.bind(w.c.avatars, t.peer.String(), name)
+	t.view.SetHeader(name, word, p.Status)
 }
 
 func (w *chatWindows) presenceChanged(bare jid.JID, p xmpp.Presence, online bool) {

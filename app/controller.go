@@ -64,6 +64,14 @@ type controller struct {
 	notifyHook func(*fyne.Notification)
 	// trayHost is whether the desktop shows tray icons (checked at start).
 	trayHost atomic.Bool
+	// avatars holds the signed-in account's contacts' photos.
+	avatars *avatarCache
+	// profiles are the profiles seen this session, for cards opened again.
+	profiles map[string]xmpp.Profile
+	// toUI hands the pump's work to Fyne's goroutine: fyne.Do when nil.
+	// Benchmarks replace it, because Fyne's test driver runs fyne.Do on
+	// the calling goroutine instead of serialising it.
+	toUI func(func())
 }
 
 func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secrets *keyring.Store) *controller {
@@ -263,6 +271,10 @@ func (c *controller) askTrust(cfg xmpp.AccountConfig, ce *xmpp.CertificateError,
 // signedIn stores what is to be remembered and switches to the main window.
 func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.AccountConfig, req *loginRequest) {
 	c.client, c.store, c.account = client, db, cfg
+	// Photos fetched in the background reach the UI through the pump.
+	applies := make(chan func(), maxAvatarFetches)
+	c.avatars, c.profiles = newAvatarCache(client, nil), nil
+	c.avatars.deliverTo(applies)
 	prefs := c.app.Preferences()
 	prefs.SetString(prefLastAccount, cfg.JID)
 	if err := c.accounts.Save(cfg); err != nil {
@@ -274,7 +286,7 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	if c.loginWin != nil {
 		c.loginWin.Hide()
 	}
-	go c.pump(client)
+	go c.pump(client, applies)
 	if req == nil {
 		return
 	}
@@ -300,10 +312,30 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	}()
 }
 
-// pump is the one goroutine that hands core events to the UI.
-func (c *controller) pump(client *xmpp.Client) {
+// pump is the one goroutine that hands core events to the UI, and with
+// them the results of background work sent on applies (avatars).
+func (c *controller) pump(client *xmpp.Client, applies <-chan func()) {
 	events := client.Events()
-	for e := range events {
+	toUI := c.toUI
+	if toUI == nil {
+		toUI = fyne.Do
+	}
+	for {
+		var e xmpp.Event
+		select {
+		case apply := <-applies:
+			toUI(func() {
+				if c.client == client {
+					apply()
+				}
+			})
+			continue
+		case next, ok := <-events:
+			if !ok {
+				return
+			}
+			e = next
+		}
 		// Take whatever else is already waiting, so a flood (thousands of
 		// presences at sign-in, an archive catch-up) is handed to the UI in
 		// a few batches, each redrawn once, not one redraw per event.
@@ -320,7 +352,7 @@ func (c *controller) pump(client *xmpp.Client) {
 				break more
 			}
 		}
-		fyne.Do(func() {
+		toUI(func() {
 			if c.client != client {
 				return
 			}
@@ -347,6 +379,9 @@ func (c *controller) handle(e xmpp.Event) {
 	switch e := e.(type) {
 	case xmpp.StateChanged:
 		c.main.setState(e)
+		if e.State == xmpp.Online {
+			c.avatars.retryFailed() // those that failed while offline
+		}
 		if e.State == xmpp.Offline && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate)) {
 			c.signOut(describeError(e.Err))
 		}
@@ -361,6 +396,11 @@ func (c *controller) handle(e xmpp.Event) {
 		best, online := c.client.BestPresence(bare)
 		c.main.roster.SetPresence(bare, best, online)
 		c.chats.presenceChanged(bare, best, online)
+		if e.Available() && e.AvatarHash != "" {
+			c.avatars.setHash(bare, e.AvatarHash)
+		}
+	case xmpp.AvatarChanged:
+		c.avatars.setHash(e.JID, e.Hash)
 	case xmpp.MessageReceived:
 		c.chats.received(e.Message)
 	case xmpp.MessageStateChanged:
@@ -404,6 +444,8 @@ func (c *controller) signOut(message string) {
 	if c.chats != nil {
 		c.chats.close()
 	}
+	c.avatars.close()
+	c.avatars = nil
 	if c.main != nil {
 		c.main.close()
 		c.main = nil

@@ -24,6 +24,8 @@ type mainWindow struct {
 	c      *controller
 	win    fyne.Window
 	roster *rosterView
+	// avatar is the own photo, beside the status; a tap edits the profile.
+	avatar *avatarView
 	show   *widget.Select
 	status *widget.Entry
 	state  *widget.Label
@@ -38,6 +40,10 @@ type mainWindow struct {
 	// the archive catch-up), until dismissed.
 	problem    *widget.Label
 	problemBox *fyne.Container
+	// directory is the company directory search (Find colleagues), while open.
+	directory *directoryWindow
+	// editor is the own profile's editor, while open.
+	editor *profileEditor
 }
 
 // statusChoices are the selector's entries; "Appear offline" signs the
@@ -60,6 +66,7 @@ func newMainWindow(c *controller) *mainWindow {
 	m := &mainWindow{c: c, win: c.app.NewWindow("Magpie")}
 	m.roster = newRosterView(c.openChat)
 	m.roster.onMenu = m.contactMenu
+	m.roster.setAvatars(c.avatars)
 	m.state = &widget.Label{Text: lang.L("Connecting…"), TextStyle: fyne.TextStyle{Italic: true}}
 	m.status = &widget.Entry{PlaceHolder: lang.L("What are you doing?")}
 	m.show = widget.NewSelect(statusChoices(), nil)
@@ -76,15 +83,24 @@ func newMainWindow(c *controller) *mainWindow {
 		&widget.Button{Icon: theme.CancelIcon(), Importance: widget.LowImportance, OnTapped: func() { m.problemBox.Hide() }},
 		m.problem)
 	m.problemBox.Hide()
-	top := container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status),
+	m.avatar = newAvatarView(chatAvatarSize)
+	if own, err := jid.Parse(c.account.JID); err == nil {
+		m.avatar.bind(c.avatars, own.Bare().String(), own.Localpart())
+	}
+	top := container.NewVBox(
+		container.NewBorder(nil, nil, container.NewCenter(newTapArea(m.avatar, m.editProfile)), nil,
+			container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status))),
 		container.NewBorder(nil, nil, nil, m.searchButton, m.state), m.problemBox)
 	m.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift},
 		func(fyne.Shortcut) { m.searchMessages() })
+	m.win.Canvas().AddShortcut(findColleaguesShortcut, func(fyne.Shortcut) { m.findColleagues() })
 	m.win.SetContent(container.NewBorder(top, nil, nil, nil, m.roster.Object()))
 	m.win.SetMainMenu(fyne.NewMainMenu(
 		fyne.NewMenu("Magpie",
 			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
 			fyne.NewMenuItem(lang.L("Search messages…"), m.searchMessages),
+			fyne.NewMenuItem(lang.L("Find colleagues…"), m.findColleagues),
+			fyne.NewMenuItem(lang.L("My profile…"), m.editProfile),
 			fyne.NewMenuItem(lang.L("Settings…"), m.showSettings),
 			fyne.NewMenuItem(lang.L("Sign out"), func() { c.signOut("") }),
 		),
@@ -196,10 +212,14 @@ func (m *mainWindow) askSubscription(from jid.JID, status string) {
 }
 
 // addContact asks for a JID, a name and a group, and adds the contact.
-func (m *mainWindow) addContact() {
-	address := &widget.Entry{PlaceHolder: "lisi@company.example"}
-	name := widget.NewEntry()
-	group := widget.NewEntry()
+func (m *mainWindow) addContact() { m.addContactWith(m.win, "", "", "", nil) }
+
+// addContactWith is addContact with the form filled in, over parent;
+// onConfirm, when set, learns the address the user confirmed.
+func (m *mainWindow) addContactWith(parent fyne.Window, addressText, nameText, groupText string, onConfirm func(jid.JID)) {
+	address := &widget.Entry{PlaceHolder: "lisi@company.example", Text: addressText}
+	name := &widget.Entry{Text: nameText}
+	group := &widget.Entry{Text: groupText}
 	client := m.c.client
 	dialog.ShowForm(lang.L("Add contact"), lang.L("Add"), lang.L("Cancel"), []*widget.FormItem{
 		widget.NewFormItem(lang.L("Address"), address),
@@ -211,27 +231,31 @@ func (m *mainWindow) addContact() {
 		}
 		j, err := jid.Parse(address.Text)
 		if err != nil || j.Localpart() == "" {
-			dialog.ShowError(err, m.win)
+			dialog.ShowError(err, parent)
 			return
 		}
 		var groups []string
 		if group.Text != "" {
 			groups = []string{group.Text}
 		}
+		if onConfirm != nil {
+			onConfirm(j)
+		}
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := client.AddContact(ctx, j, name.Text, groups); err != nil {
-				fyne.Do(func() { dialog.ShowError(err, m.win) })
+				fyne.Do(func() { dialog.ShowError(err, parent) })
 			}
 		}()
-	}, m.win)
+	}, parent)
 }
 
 // contactMenu offers what can be done with a contact.
 func (m *mainWindow) contactMenu(j jid.JID, at fyne.Position) {
 	menu := fyne.NewMenu("",
 		fyne.NewMenuItem(lang.L("Open chat"), func() { m.c.openChat(j) }),
+		fyne.NewMenuItem(lang.L("Profile…"), func() { m.c.showProfile(j, m.win) }),
 		fyne.NewMenuItem(lang.L("Rename…"), func() { m.renameContact(j) }),
 		fyne.NewMenuItem(lang.L("Move to group…"), func() { m.moveContact(j) }),
 		fyne.NewMenuItem(lang.L("Remove…"), func() { m.removeContact(j) }),
@@ -281,18 +305,22 @@ func (m *mainWindow) removeContact(j jid.JID) {
 // rosterChange runs a roster edit off the UI thread and reports a refusal
 // in plain words; the change itself shows when the server's push arrives.
 func (m *mainWindow) rosterChange(change func(context.Context) error) {
-	go func() {
+	m.c.background()(func() func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := change(ctx); err != nil {
-			fyne.Do(func() { dialog.ShowError(errors.New(describeRosterError(err)), m.win) })
+		err := change(ctx)
+		return func() {
+			if err != nil {
+				dialog.ShowError(errors.New(describeRosterError(err)), m.win)
+			}
 		}
-	}()
+	})
 }
 
-// describeRosterError explains a refused roster change. Shared groups
-// (company directory contacts) are refused with not-acceptable or
-// not-allowed by Openfire, Prosody and ejabberd.
+// describeRosterError explains a refused roster change. Servers refuse
+// changes to shared-group members (company directory contacts) with
+// not-acceptable (Openfire), not-allowed or forbidden; Prosody's mod_groups
+// accepts them and restores the contact at the next sign-in.
 func describeRosterError(err error) string {
 	var se *xmpp.StanzaError
 	if errors.As(err, &se) {
@@ -327,6 +355,12 @@ func (m *mainWindow) close() {
 	m.stopCountdownIfRunning()
 	if m.searchWin != nil {
 		m.searchWin.Close()
+	}
+	if m.directory != nil {
+		m.directory.win.Close()
+	}
+	if m.editor != nil {
+		m.editor.win.Close()
 	}
 	m.win.SetCloseIntercept(nil)
 	m.win.Close()

@@ -30,6 +30,10 @@ type rosterView struct {
 	// onMenu, when set, is called on a right-click on a contact.
 	onMenu       func(contact jid.JID, at fyne.Position)
 	defaultGroup string // where contacts without a group go
+	// avatars gives the rows their photos; nil shows initials only.
+	avatars *avatarCache
+	// rowHeight is the height the list gives its rows (all the same).
+	rowHeight float32
 
 	contacts   map[string]*rosterEntry // by bare JID
 	groups     map[string]*rosterGroup // by name; may hold emptied groups until sortGroups
@@ -462,6 +466,7 @@ func (v *rosterView) updateItem(id widget.ListItemID, o fyne.CanvasObject) {
 	if id < 0 || id >= len(v.rows) {
 		return
 	}
+	v.rowHeight = o.Size().Height
 	parts := o.(*fyne.Container).Objects
 	header, contact := parts[0].(*groupHeader), parts[1].(*contactRow)
 	row := v.rows[id]
@@ -478,6 +483,7 @@ func (v *rosterView) updateItem(id widget.ListItemID, o fyne.CanvasObject) {
 	}
 	header.Hide()
 	contact.set(id, contactLook{
+		key:    row.contact.key,
 		name:   row.contact.name,
 		status: v.presence[row.contact.key].status,
 		rank:   row.contact.rank,
@@ -701,14 +707,16 @@ func dimText(truncation fyne.TextTruncation) *widget.RichText {
 
 func dimTextOf(t *widget.RichText) *widget.TextSegment { return t.Segments[0].(*widget.TextSegment) }
 
-// contactRow is a contact's row: presence dot, name (bold while unread),
-// status message and unread badge. It takes taps itself, rather than leaving
-// them to the list, to tell a double click (open) from a single one (select).
+// contactRow is a contact's row: avatar with the presence dot on its
+// corner, name (bold while unread), status message and unread badge. It
+// takes taps itself, rather than leaving them to the list, to tell a double
+// click (open) from a single one (select).
 type contactRow struct {
 	widget.BaseWidget
 	view    *rosterView
 	id      widget.ListItemID
 	shown   contactLook
+	avatar  *avatarView
 	dot     *canvas.Circle
 	name    *widget.Label
 	status  *widget.RichText
@@ -727,25 +735,28 @@ var (
 func newContactRow(v *rosterView) *contactRow {
 	r := &contactRow{
 		view:   v,
-		dot:    &canvas.Circle{},
+		avatar: newListAvatarView(rowAvatarSize),
+		dot:    &canvas.Circle{StrokeWidth: 2},
 		name:   rowLabel(false),
 		status: dimText(fyne.TextTruncateEllipsis),
 		badge:  &canvas.Rectangle{},
 		count:  &canvas.Text{Alignment: fyne.TextAlignCenter, TextStyle: fyne.TextStyle{Bold: true}},
 	}
-	r.objects = []fyne.CanvasObject{r.dot, r.name, r.status, r.badge, r.count}
+	r.objects = []fyne.CanvasObject{r.avatar, r.dot, r.name, r.status, r.badge, r.count}
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 // contactLook is what a contact row shows; see headerLook.
 type contactLook struct {
-	name, status string
-	rank, unread int
+	key, name, status string
+	rank, unread      int
 }
 
 func (r *contactRow) set(id widget.ListItemID, look contactLook) {
 	r.id = id
+	// Even for the same look: the photo may have arrived since.
+	r.avatar.bind(r.view.avatars, look.key, look.name)
 	if look == r.shown {
 		return
 	}
@@ -793,9 +804,8 @@ func textHeight(th fyne.Theme, size fyne.ThemeSizeName) float32 {
 func (rr contactRowRenderer) MinSize() fyne.Size {
 	th := rr.r.Theme()
 	pad, inner := th.Size(theme.SizeNamePadding), th.Size(theme.SizeNameInnerPadding)
-	dot := th.Size(theme.SizeNameInlineIcon) / 2
-	return fyne.NewSize(4*pad+dot+2*inner,
-		3*pad+textHeight(th, theme.SizeNameText)+textHeight(th, theme.SizeNameCaptionText))
+	return fyne.NewSize(5*pad+rowAvatarSize+2*inner,
+		max(3*pad+textHeight(th, theme.SizeNameText)+textHeight(th, theme.SizeNameCaptionText), 2*pad+rowAvatarSize))
 }
 
 func (rr contactRowRenderer) Layout(size fyne.Size) {
@@ -804,11 +814,16 @@ func (rr contactRowRenderer) Layout(size fyne.Size) {
 	pad, inner := th.Size(theme.SizeNamePadding), th.Size(theme.SizeNameInnerPadding)
 	nameH, statusH := textHeight(th, theme.SizeNameText), textHeight(th, theme.SizeNameCaptionText)
 
-	dot := th.Size(theme.SizeNameInlineIcon) / 2
+	// The presence dot sits on the avatar's lower right edge, ringed in
+	// the background colour, as in Telegram.
+	avatarY := (size.Height - rowAvatarSize) / 2
+	r.avatar.Resize(fyne.NewSquareSize(rowAvatarSize))
+	r.avatar.Move(fyne.NewPos(2*pad, avatarY))
+	dot := th.Size(theme.SizeNameInlineIcon)/2 + r.dot.StrokeWidth
 	r.dot.Resize(fyne.NewSquareSize(dot))
-	r.dot.Move(fyne.NewPos(2*pad, (size.Height-dot)/2))
+	r.dot.Move(fyne.NewPos(2*pad+rowAvatarSize-dot+1, avatarY+rowAvatarSize-dot+1))
 
-	textX := 3*pad + dot
+	textX := 4*pad + rowAvatarSize
 	right := size.Width - 2*pad
 	if r.shown.unread > 0 {
 		h := statusH + pad
@@ -840,6 +855,7 @@ func (rr contactRowRenderer) Refresh() {
 	th := r.Theme()
 	variant := fyne.CurrentApp().Settings().ThemeVariant()
 	r.dot.FillColor = th.Color(dotColor(r.shown.rank), variant)
+	r.dot.StrokeColor = th.Color(theme.ColorNameBackground, variant)
 	r.badge.FillColor = th.Color(theme.ColorNamePrimary, variant)
 	r.count.Color = th.Color(theme.ColorNameForegroundOnPrimary, variant)
 	r.count.TextSize = th.Size(theme.SizeNameCaptionText)
@@ -847,7 +863,7 @@ func (rr contactRowRenderer) Refresh() {
 	r.badge.Hidden = r.shown.unread == 0
 	r.count.Hidden = r.shown.unread == 0
 	rr.Layout(r.Size())
-	for _, o := range r.objects {
+	for _, o := range r.objects[1:] { // the avatar refreshes itself when it changes
 		o.Refresh()
 	}
 }
