@@ -518,7 +518,8 @@ func (e *profileEditor) edited() xmpp.Profile {
 }
 
 // submit publishes the profile off the UI thread: only the photo when
-// nothing else changed (SetAvatar), else the whole profile. The dialog
+// nothing else changed (SetAvatar), else the whole profile, and then a new
+// photo also through PEP (SetAvatar again). The dialog
 // stays open with the error if the server refuses.
 func (e *profileEditor) submit() {
 	if !e.isLoaded || e.busy {
@@ -540,14 +541,16 @@ func (e *profileEditor) submit() {
 	e.busy = true
 	e.save.Disable()
 	e.showState(lang.L("Saving…"), false)
+	photoChanged := e.photoChanged
 	e.c.background()(func() func() {
 		ctx, cancel := context.WithTimeout(context.Background(), profileTimeout)
 		defer cancel()
 		var err error
 		if onlyPhoto {
 			err = client.SetAvatar(ctx, p.Photo, p.PhotoType)
-		} else {
-			err = client.SetProfile(ctx, p)
+		} else if err = client.SetProfile(ctx, p); err == nil && photoChanged {
+			// The vCard has the new photo; PEP (XEP-0084) gets it too.
+			err = client.SetAvatar(ctx, p.Photo, p.PhotoType)
 		}
 		_, thumb, _ := photoThumbs(p.Photo)
 		return func() {

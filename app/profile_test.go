@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"image"
 	"io"
 	"strings"
@@ -253,6 +255,21 @@ func TestOwnProfileEditor(t *testing.T) {
 	}
 	if f.c.main.avatar.img == nil {
 		t.Error("the own avatar at the top does not show the new photo")
+	}
+	// The new photo went out through PEP (XEP-0084) too, although the name
+	// changed with it: the server tells alice's own client of it.
+	sum := sha1.Sum(got.Photo)
+	want := hex.EncodeToString(sum[:])
+	for deadline := time.After(10 * time.Second); ; {
+		var e xmpp.Event
+		select {
+		case e = <-alice.Events():
+		case <-deadline:
+			t.Fatalf("no PEP avatar %s announced for the new photo", want)
+		}
+		if a, ok := e.(xmpp.AvatarChanged); ok && a.JID.Equal(alice.Account()) && a.Hash == want {
+			break
+		}
 	}
 
 	// Removing only the photo keeps the rest (SetAvatar).
