@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,6 +121,9 @@ func (d *directoryWindow) start() {
 
 // show puts a search's answer in the window.
 func (d *directoryWindow) show(results []xmpp.DirectoryEntry, err error) {
+	slices.SortStableFunc(results, func(a, b xmpp.DirectoryEntry) int { // as the contacts list sorts
+		return strings.Compare(nameSortKey(a.Name, pinyinKeys(a.Name)), nameSortKey(b.Name, pinyinKeys(b.Name)))
+	})
 	d.results = results
 	switch {
 	case err != nil:

@@ -52,3 +52,14 @@ func pinyinKeys(name string) string {
 	}
 	return full.String() + "\n" + initials.String()
 }
+
+// nameSortKey is what names sort by: the lower-case name, after its full
+// pinyin when it is Chinese (keys, from pinyinKeys), so that 李四 sorts as
+// "lisi", between Lena and Lucy, as Chinese messengers sort names.
+func nameSortKey(name, keys string) string {
+	fold := strings.ToLower(name)
+	if full, _, ok := strings.Cut(keys, "\n"); ok {
+		return full + "\x00" + fold
+	}
+	return fold
+}

@@ -67,7 +67,7 @@ type rosterEntry struct {
 	jid    jid.JID // bare
 	key    string  // jid.String()
 	name   string  // display name
-	fold   string  // lower-case name: the sort key
+	fold   string  // the sort key: lower-case name, after its pinyin if Chinese
 	match  string  // lower-case name and JID: what the filter searches
 	groups []string
 	rank   int // presenceRank; the entry must be unlinked while it changes
@@ -324,12 +324,13 @@ func (v *rosterView) newEntry(c xmpp.Contact) *rosterEntry {
 	if len(groups) == 0 {
 		groups = []string{v.defaultGroup}
 	}
+	keys := pinyinKeys(name)
 	return &rosterEntry{
 		jid:    bare,
 		key:    key,
 		name:   name,
-		fold:   strings.ToLower(name),
-		match:  strings.ToLower(name + "\n" + key + "\n" + pinyinKeys(name)),
+		fold:   nameSortKey(name, keys),
+		match:  strings.ToLower(name + "\n" + key + "\n" + keys),
 		groups: groups,
 		rank:   presenceRank(v.presence[key]),
 	}

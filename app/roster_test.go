@@ -105,7 +105,7 @@ func TestRosterGrouping(t *testing.T) {
 		},
 		3: { // Chinese names and groups
 			contacts: []xmpp.Contact{testContact("zhangsan@example.cn", "张三", "研发部"), testContact("lisi@example.cn", "李四", "研发部")},
-			want:     []string{"# 研发部 0/2", "  张三", "  李四"},
+			want:     []string{"# 研发部 0/2", "  李四", "  张三"},
 		},
 	} {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
@@ -165,7 +165,7 @@ func TestRosterFilter(t *testing.T) {
 	}{
 		0: {typed: "ALI", want: []string{"# Friends 0/2", "  Alice"}},
 		1: {typed: "李", want: []string{"# Friends 0/2", "  李四", "# 研发部 0/2", "  李四"}},
-		2: {typed: "example.cn", want: []string{"# Friends 0/2", "  李四", "# 研发部 0/2", "  张三", "  李四"}},
+		2: {typed: "example.cn", want: []string{"# Friends 0/2", "  李四", "# 研发部 0/2", "  李四", "  张三"}},
 		3: {typed: "zhangsan@", want: []string{"# 研发部 0/2", "  张三"}},
 		4: {typed: "nobody", want: nil, noMatch: true},
 	} {
