@@ -131,7 +131,7 @@ func TestDirectoryFindColleagues(t *testing.T) {
 
 	// Add to contacts: the add form, filled in, over this window.
 	test.Tap(d.row(t, "张三").add)
-	form := overlayText(d.win)
+	form := dialogTexts(d.win)
 	for _, want := range []string{zhangsan.String(), "张三", "研发部"} {
 		if !strings.Contains(form, want) {
 			t.Fatalf("the add form shows:\n%s\nwant %q", form, want)

@@ -61,18 +61,27 @@ func findButton(o fyne.CanvasObject, text string) *widget.Button {
 	return nil
 }
 
-func overlayText(w fyne.Window) string {
+// dialogTexts is the text of every label, entry and button in the
+// window's top overlay (the open dialog).
+func dialogTexts(w fyne.Window) string {
 	var b strings.Builder
 	top := w.Canvas().Overlays().Top()
 	if top == nil {
 		return ""
 	}
 	for _, obj := range test.LaidOutObjects(top) {
+		if !obj.Visible() {
+			continue
+		}
 		switch o := obj.(type) {
 		case *widget.Label:
 			b.WriteString(o.Text + "\n")
+		case *widget.RichText:
+			b.WriteString(o.String() + "\n")
 		case *widget.Entry:
 			b.WriteString(o.Text + "\n")
+		case *widget.Button:
+			b.WriteString("[" + o.Text + "]\n")
 		}
 	}
 	return b.String()
@@ -95,7 +104,7 @@ func TestCertificateDialog(t *testing.T) {
 			c.showLogin(cfg, "")
 			var retried *xmpp.AccountConfig
 			c.askTrust(cfg, ce, func(pinned xmpp.AccountConfig) { retried = &pinned })
-			text := overlayText(c.loginWin)
+			text := dialogTexts(c.loginWin)
 			if !strings.Contains(text, tc.want) || !strings.Contains(text, xmpp.FormatFingerprint(fp)) {
 				t.Fatalf("dialog shows:\n%s\nwant %q and the fingerprint", text, tc.want)
 			}

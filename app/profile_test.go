@@ -13,7 +13,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
-	"fyne.io/fyne/v2/widget"
 
 	"magpie/xmpp"
 	"magpie/xmpp/prosodytest"
@@ -39,32 +38,6 @@ func newProfileFixture(t *testing.T, client *xmpp.Client) *profileFixture {
 	c.main.win.Resize(fyne.NewSize(480, 720))
 	t.Cleanup(func() { c.chats.close(); c.main.close() })
 	return f
-}
-
-// dialogTexts is the text of every label, entry and button in the
-// window's top overlay (the open dialog).
-func dialogTexts(w fyne.Window) string {
-	var b strings.Builder
-	top := w.Canvas().Overlays().Top()
-	if top == nil {
-		return ""
-	}
-	for _, obj := range test.LaidOutObjects(top) {
-		if !obj.Visible() {
-			continue
-		}
-		switch o := obj.(type) {
-		case *widget.Label:
-			b.WriteString(o.Text + "\n")
-		case *widget.RichText:
-			b.WriteString(o.String() + "\n")
-		case *widget.Entry:
-			b.WriteString(o.Text + "\n")
-		case *widget.Button:
-			b.WriteString("[" + o.Text + "]\n")
-		}
-	}
-	return b.String()
 }
 
 // TestProfileCardLayout: a card shows every field of a profile, the

@@ -118,7 +118,7 @@ func TestSharedContactEditRefused(t *testing.T) {
 		t.Run(edit.name, func(t *testing.T) {
 			c.main.rosterChange(edit.change)
 			q.flush() // the change goes to the server, and its answer comes back
-			if text := overlayText(c.main.win); !strings.Contains(text, "managed by the company directory") {
+			if text := dialogTexts(c.main.win); !strings.Contains(text, "managed by the company directory") {
 				t.Fatalf("the window shows %q", text)
 			}
 			overlays := c.main.win.Canvas().Overlays()

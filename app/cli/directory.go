@@ -33,20 +33,16 @@ func runDirectory(env *Env, args []string) int {
 	if query == "" {
 		return fail(env, cf.jid, usageError("directory needs something to search for: magpie directory --jid JID NAME"))
 	}
-	cfg, pw, err := cf.credentials(env)
+	c, closeAll, account, err := signInQuietly(env, &cf)
 	if err != nil {
-		return fail(env, cf.jid, err)
-	}
-	c, closeAll, err := connectQuietly(env, &cf, cfg, pw)
-	if err != nil {
-		return fail(env, cfg.JID, err)
+		return fail(env, account, err)
 	}
 	defer closeAll()
 	ctx, cancel := context.WithTimeout(env.ctx, 30*time.Second)
 	defer cancel()
 	entries, err := c.SearchDirectory(ctx, query)
 	if err != nil {
-		return fail(env, cfg.JID, describeDirectoryError(err))
+		return fail(env, account, describeDirectoryError(err))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)

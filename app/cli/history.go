@@ -47,6 +47,17 @@ func connectQuietly(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(con
 	return c, func() { c.Close(); db.Close() }, nil
 }
 
+// signInQuietly is connectQuietly with the account and password taken from
+// the flags; account is what to name in an error.
+func signInQuietly(env *Env, cf *connFlags) (c *xmpp.Client, closeAll func(), account string, err error) {
+	cfg, pw, err := cf.credentials(env)
+	if err != nil {
+		return nil, nil, cf.jid, err
+	}
+	c, closeAll, err = connectQuietly(env, cf, cfg, pw)
+	return c, closeAll, cfg.JID, err
+}
+
 // runHistory prints the stored history; it never connects.
 func runHistory(env *Env, args []string) int {
 	var cf connFlags
@@ -199,20 +210,16 @@ func runProfile(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cf.jid, usageError(fmt.Sprintf("contact %q is not a JID", fs.Arg(0))))
 	}
-	cfg, pw, err := cf.credentials(env)
+	c, closeAll, account, err := signInQuietly(env, &cf)
 	if err != nil {
-		return fail(env, cf.jid, err)
-	}
-	c, closeAll, err := connectQuietly(env, &cf, cfg, pw)
-	if err != nil {
-		return fail(env, cfg.JID, err)
+		return fail(env, account, err)
 	}
 	defer closeAll()
 	ctx, cancel := context.WithTimeout(env.ctx, 20*time.Second)
 	defer cancel()
 	p, err := c.Profile(ctx, who)
 	if err != nil {
-		return fail(env, cfg.JID, err)
+		return fail(env, account, err)
 	}
 	fields := []struct{ key, label, value string }{
 		{"name", "Name", p.FullName}, {"nickname", "Nickname", p.Nickname}, {"organisation", "Organisation", p.Org},

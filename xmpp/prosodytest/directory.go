@@ -107,13 +107,5 @@ func (s *Server) SetVCard(user string, v VCard) error {
 		b.WriteString("\t" + c + ";\n")
 	}
 	b.WriteString("};\n")
-	dir := filepath.Join(s.Dir, "data", encode(s.Domain), "vcard")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, "."+encode(user)+".tmp")
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, encode(user)+".dat"))
+	return s.writeData("vcard", user, b.String())
 }

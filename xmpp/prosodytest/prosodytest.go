@@ -191,16 +191,7 @@ func (s *Server) Register(user, password string) (string, error) {
 		"\t[\"stored_key\"] = %q;\n\t[\"server_key\"] = %q;\n};\n",
 		iterationCount, saltStr, hex.EncodeToString(storedKey[:]), hex.EncodeToString(hmacSHA1(salted, "Server Key")))
 
-	hostDir := filepath.Join(s.Dir, "data", encode(s.Domain))
-	accDir := filepath.Join(hostDir, "accounts")
-	if err := os.MkdirAll(accDir, 0o755); err != nil {
-		return "", err
-	}
-	tmp := filepath.Join(accDir, "."+encode(user)+".tmp")
-	if err := os.WriteFile(tmp, []byte(account), 0o600); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, filepath.Join(accDir, encode(user)+".dat")); err != nil {
+	if err := s.writeData("accounts", user, account); err != nil {
 		return "", err
 	}
 	return user + "@" + s.Domain, nil

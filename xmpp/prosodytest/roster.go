@@ -37,12 +37,19 @@ func (s *Server) SetRoster(user string, version int, items []RosterItem) error {
 		b.WriteString(" }; };\n")
 	}
 	b.WriteString("};\n")
-	dir := filepath.Join(s.Dir, "data", encode(s.Domain), "roster")
+	return s.writeData("roster", user, b.String())
+}
+
+// writeData replaces user's file in one of Prosody's internal stores
+// ("accounts", "roster", "vcard"), atomically: Prosody may read it at any
+// moment.
+func (s *Server) writeData(store, user, content string) error {
+	dir := filepath.Join(s.Dir, "data", encode(s.Domain), store)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	tmp := filepath.Join(dir, "."+encode(user)+".tmp")
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, encode(user)+".dat"))
