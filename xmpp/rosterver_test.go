@@ -87,6 +87,44 @@ func TestRosterVersioning(t *testing.T) {
 	}
 }
 
+// TestCompanyRosterVersioning: a company-sized roster (5,000 colleagues,
+// as a directory import writes it) comes complete at the first sign-in,
+// and the second, with the roster unchanged, downloads none of it.
+func TestCompanyRosterVersioning(t *testing.T) {
+	const n = 5000
+	srv := startProsody(t)
+	srv.AddUser(t, "alice", "alice-pw")
+	items := make([]prosodytest.RosterItem, n)
+	for i := range items {
+		items[i] = prosodytest.RosterItem{JID: fmt.Sprintf("u%05d@%s", i, srv.Domain), Name: fmt.Sprintf("同事%05d", i),
+			Groups: []string{fmt.Sprintf("部门%02d", i%50)}}
+	}
+	if err := srv.SetRoster("alice", 7, items); err != nil {
+		t.Fatal(err)
+	}
+	db := openStore(t)
+	for round, fromCache := range []bool{false, true} {
+		c, _ := onlineAs(t, srv, "alice", WithStore(db), WithoutPresence())
+		if got := c.rosterFromCache.Load(); got != fromCache {
+			t.Fatalf("sign-in %d: roster from the cache %v, want %v", round+1, got, fromCache)
+		}
+		roster := c.Roster()
+		if len(roster) != n {
+			t.Fatalf("sign-in %d: %d contacts, want %d", round+1, len(roster), n)
+		}
+		for _, ct := range roster {
+			if ct.JID.String() == "u01234@"+srv.Domain && (ct.Name != "同事01234" || !slices.Equal(ct.Groups, []string{"部门34"})) {
+				t.Fatalf("sign-in %d: %+v", round+1, ct)
+			}
+		}
+		c.store.barrier()
+		c.Close()
+		if ver, cached, err := db.Roster(); ver != "7" || len(cached) != n || err != nil {
+			t.Fatalf("sign-in %d: cache ver %q with %d items, %v", round+1, ver, len(cached), err)
+		}
+	}
+}
+
 func contactNames(cs []Contact) []string {
 	var names []string
 	for _, c := range cs {
