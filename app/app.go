@@ -28,6 +28,7 @@ func Run(version string) error {
 	if needsDisplay() && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return ErrNoDisplay
 	}
+	limitMemory()
 	accounts, err := xmpp.DefaultAccountStore()
 	if err != nil {
 		return err
