@@ -31,6 +31,18 @@
 // sent again. Retrying stops only on errors it cannot fix (ErrAuth,
 // ErrCertificate).
 //
+// # The company
+//
+// The roster is cached in the store with its version (XEP-0237), so an
+// unchanged company roster is shown from the cache and not downloaded.
+// Profiles (vCard-temp, XEP-0054) are fetched lazily and cached for a day
+// (Profile, FetchProfile, SetProfile); avatars come from presence hashes
+// (XEP-0153) and PEP (XEP-0084, AvatarChanged), are checked against their
+// SHA-1 and stored by hash (Avatar, SetAvatar publishes both ways). The
+// company directory (XEP-0055) is found through disco and searched with
+// one query string, whatever form the server uses (DirectoryServices,
+// SearchDirectory).
+//
 // # Handlers
 //
 // Stanza handlers only translate: decode, update state, emit an event. They
