@@ -374,6 +374,15 @@ func BenchmarkRosterFilter(b *testing.B) {
 			i++
 		}
 	})
+	b.Run("Collapse", func(b *testing.B) { // one group collapsed or expanded
+		f := newRosterFixture(b)
+		f.view.SetContacts(roster)
+		collapsed := false
+		for b.Loop() {
+			collapsed = !collapsed
+			f.view.setCollapsed("Group 07", collapsed)
+		}
+	})
 	// The sign-in flood: every one of the 10,000 comes online, handed over
 	// in the controller's batches of 2,000 (one hold/release each).
 	flood := func(b *testing.B, batch int) {
