@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 BUILD_PKGS := gcc libc6-dev pkg-config git ca-certificates libgl1-mesa-dev libx11-dev \
 	libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 TEST_PKGS  := prosody openssl gnome-keyring dbus dbus-daemon dbus-bin xvfb xauth \
-	libgl1-mesa-dri fonts-wqy-microhei lua-dbi-sqlite3 prosody-modules
+	libgl1-mesa-dri fonts-wqy-microhei lua-dbi-sqlite3 prosody-modules xdotool
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build run demo test test-short bench lint package install uninstall clean
@@ -74,16 +74,26 @@ package: deps
 	$$($(GO) env GOPATH)/bin/fyne package -os linux -release; rc=$$?; mv FyneApp.toml.orig FyneApp.toml; exit $$rc
 
 ## install: the binary, icon and desktop entry for this user (PREFIX=/usr for all)
+# The desktop entry handles xmpp: links (x-scheme-handler/xmpp). The desktop
+# database is refreshed where the tool exists; without DESTDIR (installing on
+# this machine, not staging a package) Magpie also becomes the installing
+# user's default handler for xmpp: links. Neither step fails the install.
 install: build
 	install -Dm755 magpie $(DESTDIR)$(PREFIX)/bin/magpie
 	install -Dm644 assets/icon.png $(DESTDIR)$(PREFIX)/share/icons/hicolor/512x512/apps/im.magpie.Magpie.png
 	install -Dm644 assets/im.magpie.Magpie.desktop $(DESTDIR)$(PREFIX)/share/applications/im.magpie.Magpie.desktop
+	-@if command -v update-desktop-database >/dev/null 2>&1; then \
+		update-desktop-database -q $(DESTDIR)$(PREFIX)/share/applications || true; fi
+	-@if [ -z "$(DESTDIR)" ] && command -v xdg-mime >/dev/null 2>&1; then \
+		xdg-mime default im.magpie.Magpie.desktop x-scheme-handler/xmpp || true; fi
 
 ## uninstall: remove exactly what install put there
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/magpie \
 		$(DESTDIR)$(PREFIX)/share/icons/hicolor/512x512/apps/im.magpie.Magpie.png \
 		$(DESTDIR)$(PREFIX)/share/applications/im.magpie.Magpie.desktop
+	-@if command -v update-desktop-database >/dev/null 2>&1; then \
+		update-desktop-database -q $(DESTDIR)$(PREFIX)/share/applications || true; fi
 
 clean:
 	rm -f magpie

@@ -14,20 +14,28 @@ import (
 	"magpie/app/cli"
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/xmppuri"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	if len(os.Args) < 2 {
-		if err := app.Run(version); err != nil {
+	if args := os.Args[1:]; opensApp(args) {
+		if err := app.Run(version, args...); err != nil {
 			fmt.Fprintln(os.Stderr, "magpie:", err)
 			os.Exit(cli.ExitError)
 		}
 		return
 	}
 	os.Exit(runCommand(os.Args[1:]))
+}
+
+// opensApp reports whether args are for the app (none, or xmpp: links, as
+// the desktop passes them for "Exec=magpie %u") rather than a command. The
+// commands never go through the app's single-instance hand-over.
+func opensApp(args []string) bool {
+	return len(args) == 0 || !cli.IsCommand(args[0]) && xmppuri.HasScheme(args[0])
 }
 
 func runCommand(args []string) int {

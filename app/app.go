@@ -14,6 +14,7 @@ import (
 	"magpie/assets"
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/provision"
 )
 
 // ID is the application ID; Fyne keys preferences and storage on it.
@@ -23,8 +24,17 @@ const ID = "im.magpie.Magpie"
 // a window in (e.g. over SSH); GLFW would otherwise panic.
 var ErrNoDisplay = errors.New("no graphical display: DISPLAY and WAYLAND_DISPLAY are not set (the commands work without one: magpie help)")
 
-// Run opens the desktop app and returns when it quits.
-func Run(version string) error {
+// Run opens the desktop app and returns when it quits. args are xmpp:
+// links to open. When Magpie runs already, Run hands args to it and
+// returns at once: one app per user.
+func Run(version string, args ...string) error {
+	inst, handedOver, err := claimInstance(args)
+	if handedOver || err != nil {
+		return err
+	}
+	if inst != nil {
+		defer inst.Close()
+	}
 	if needsDisplay() && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return ErrNoDisplay
 	}
@@ -36,8 +46,16 @@ func Run(version string) error {
 	a := fyneapp.NewWithID(ID)
 	setUp(a)
 	c := newController(a, version, accounts, keyring.NewStore(keyring.System()))
+	// A broken provisioning file is shown in the login window; Magpie
+	// works on with what the other file (or none) provides.
+	c.provision, c.provisionErr = provision.LoadDefault()
+	if c.provisionErr != nil {
+		fyne.LogError("provisioning", c.provisionErr)
+	}
 	c.start()
+	stopLinks := c.serveLinks(inst, args)
 	a.Run()
+	stopLinks()
 	c.shutdown()
 	return nil
 }

@@ -142,7 +142,7 @@ func (w *chatWindows) markRead(item *container.TabItem) {
 			}
 		}
 	}
-	w.c.tray.setUnread(w.unreadTotal())
+	w.c.refreshUnread() // with the notices
 }
 
 func (w *chatWindows) setHeader(t *chatTab, p xmpp.Presence, online bool) {
@@ -217,7 +217,7 @@ func (w *chatWindows) received(m xmpp.Message) {
 		if w.c.main != nil {
 			w.c.main.roster.SetUnread(bare, t.unread)
 		}
-		w.c.tray.setUnread(w.unreadTotal())
+		w.c.refreshUnread() // with the notices
 	}
 	if !m.Archived {
 		w.c.notifyMessage(w.displayName(bare), m, reading)

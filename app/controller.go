@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,9 @@ import (
 
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/provision"
 	"magpie/xmpp/store"
+	"magpie/xmpp/xmppuri"
 )
 
 // Preference keys: settings that are not secret (conventions, rule 7).
@@ -57,7 +60,9 @@ type controller struct {
 	storePath func(account string) (string, error)
 	main      *mainWindow
 	chats     *chatWindows
-	tray      *tray
+	// notices is the signed-in account's notices inbox (notices.go).
+	notices *noticeInbox
+	tray    *tray
 	// foreground is whether one of Magpie's windows has the focus.
 	foreground bool
 	// notifyHook, when set, receives notifications instead of the desktop.
@@ -68,15 +73,39 @@ type controller struct {
 	avatars *avatarCache
 	// profiles are the profiles seen this session, for cards opened again.
 	profiles map[string]xmpp.Profile
+	// pendingLinks are xmpp: links that came before sign-in (links.go).
+	pendingLinks []xmppuri.URI
+	// log is the debug log (MAGPIE_DEBUG=1); nil discards.
+	log *slog.Logger
 	// toUI hands the pump's work to Fyne's goroutine: fyne.Do when nil.
 	// Benchmarks replace it, because Fyne's test driver runs fyne.Do on
 	// the calling goroutine instead of serialising it.
 	toUI func(func())
+
+	// provision is what IT provisioned (never nil; empty without a file),
+	// provisionErr a provisioning file that could not be used.
+	provision    *provision.Config
+	provisionErr error
+	// lastActivity is when Magpie's own windows last saw the user (Unix
+	// nanoseconds): the idle time where the desktop does not tell it.
+	lastActivity atomic.Int64
+	// newIdleSource reads the desktop's input idle time; tests replace it.
+	newIdleSource func() (idleSource, error)
+	// stopIdle ends the signed-in account's idle watcher; idleInterval is
+	// how often it reads the idle time (idlePollInterval when 0).
+	stopIdle     chan struct{}
+	idleInterval time.Duration
 }
 
 func newController(a fyne.App, version string, accounts *xmpp.AccountStore, secrets *keyring.Store) *controller {
-	return &controller{app: a, version: version, accounts: accounts, secrets: secrets, storePath: store.DefaultPath}
+	c := &controller{app: a, version: version, accounts: accounts, secrets: secrets, storePath: store.DefaultPath,
+		provision: &provision.Config{RememberPasswords: true}, newIdleSource: systemIdleSource}
+	c.noteActivity()
+	return c
 }
+
+// noteActivity records that the user did something in Magpie.
+func (c *controller) noteActivity() { c.lastActivity.Store(time.Now().UnixNano()) }
 
 // start signs in directly when the last account (or the only one, e.g. set
 // up with `magpie login`) has a remembered password; otherwise it shows the
@@ -87,13 +116,20 @@ func (c *controller) start() {
 	go func() { c.trayHost.Store(trayHostPresent()) }()
 	c.app.Lifecycle().SetOnEnteredForeground(func() {
 		c.foreground = true
+		c.noteActivity()
 		if c.chats != nil && c.chats.tabs != nil {
 			c.chats.markRead(c.chats.tabs.Selected()) // the user is looking at it now
 		}
 	})
 	c.app.Lifecycle().SetOnExitedForeground(func() { c.foreground = false })
+	c.firstSignIn()
+}
+
+// firstSignIn shows the login window and, when the last account's password
+// is remembered and automatic sign-in is on (and allowed), signs in.
+func (c *controller) firstSignIn() {
 	cfg, ok := c.lastAccount()
-	if !ok || !c.app.Preferences().BoolWithFallback(prefAutoSignIn, true) {
+	if !ok || !c.app.Preferences().BoolWithFallback(prefAutoSignIn, true) || !c.provision.RememberPasswords {
 		c.showLogin(cfg, "")
 		return
 	}
@@ -123,6 +159,7 @@ func (c *controller) showLogin(cfg xmpp.AccountConfig, message string) {
 			domain = j.Domainpart()
 		}
 		c.login = newLoginForm(domain, c.onLoginSubmit, c.onLoginCancel)
+		c.login.Provision(c.provision, c.provisionErr)
 		c.loginWin = c.app.NewWindow(lang.L("Sign in to Magpie"))
 		c.loginWin.SetContent(container.NewPadded(c.login.Object()))
 		c.loginWin.Resize(fyne.NewSize(420, 0))
@@ -152,10 +189,13 @@ func (c *controller) onLoginCancel() {
 // beginSignIn connects off the UI thread; req is nil for an automatic
 // sign-in with the remembered password.
 func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.Context) (string, error), req *loginRequest) {
+	// What IT provisioned wins over what was saved for the account.
+	cfg = c.provision.Apply(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), signInTimeout)
 	c.cancelSignIn = cancel
 	c.login.SetBusy(true)
-	version, storePath := c.version, c.storePath
+	version, storePath, toUI := c.version, c.storePath, c.uiRunner()
+	extra := c.provision.ClientOptions()
 	go func() {
 		defer cancel()
 		// The history opens first: signing in with a silently fresh one
@@ -164,7 +204,8 @@ func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.C
 		var client *xmpp.Client
 		db, err := openStore(storePath, cfg.JID)
 		if err == nil {
-			client, err = xmpp.New(cfg.JID, append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version), xmpp.WithStore(db))...)
+			opts := append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version), xmpp.WithStore(db))
+			client, err = xmpp.New(cfg.JID, append(opts, extra...)...)
 			if err == nil {
 				if err = client.Connect(ctx); err != nil {
 					client.Close()
@@ -181,7 +222,7 @@ func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.C
 			db.Close()
 			db = nil
 		}
-		fyne.Do(func() { c.signInDone(client, db, cfg, password, req, err) })
+		toUI(func() { c.signInDone(client, db, cfg, password, req, err) })
 	}()
 }
 
@@ -217,6 +258,10 @@ func (c *controller) signInDone(client *xmpp.Client, db *store.DB, cfg xmpp.Acco
 	switch {
 	case errors.Is(err, context.Canceled):
 		c.login.ShowError("")
+		return
+	case errors.As(err, &certErr) && c.provision.HasTrust(cfg.JID):
+		// IT decided which certificate is right: no question to the user.
+		c.login.ShowError(describeProvisionedCertificate(certErr))
 		return
 	case errors.As(err, &certErr):
 		c.askTrust(cfg, certErr, func(pinned xmpp.AccountConfig) { c.beginSignIn(pinned, password, req) })
@@ -280,15 +325,24 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	if err := c.accounts.Save(cfg); err != nil {
 		fyne.LogError("save account", err)
 	}
+	c.notices = newNoticeInbox(c, client)
 	c.main = newMainWindow(c)
 	c.chats = newChatWindows(c)
+	c.notices.refreshCount()
 	c.main.win.Show()
 	if c.loginWin != nil {
 		c.loginWin.Hide()
 	}
 	go c.pump(client, applies)
+	c.applyPendingLinks()
+	c.startIdleWatcher(applies)
 	if req == nil {
 		return
+	}
+	if !c.provision.RememberPasswords {
+		forbidden := *req
+		forbidden.Remember, forbidden.Auto = false, false
+		req = &forbidden
 	}
 	prefs.SetBool(prefRemember, req.Remember)
 	prefs.SetBool(prefAutoSignIn, req.Auto)
@@ -316,10 +370,7 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 // them the results of background work sent on applies (avatars).
 func (c *controller) pump(client *xmpp.Client, applies <-chan func()) {
 	events := client.Events()
-	toUI := c.toUI
-	if toUI == nil {
-		toUI = fyne.Do
-	}
+	toUI := c.uiRunner()
 	for {
 		var e xmpp.Event
 		select {
@@ -371,6 +422,15 @@ func (c *controller) pump(client *xmpp.Client, applies <-chan func()) {
 	}
 }
 
+// uiRunner returns how background work reaches Fyne's goroutine: toUI, or
+// fyne.Do.
+func (c *controller) uiRunner() func(func()) {
+	if c.toUI != nil {
+		return c.toUI
+	}
+	return fyne.Do
+}
+
 // maxEventBatch bounds one hand-over to the UI, so that the window stays
 // responsive while a flood is applied.
 const maxEventBatch = 2000
@@ -403,6 +463,8 @@ func (c *controller) handle(e xmpp.Event) {
 		c.avatars.setHash(e.JID, e.Hash)
 	case xmpp.MessageReceived:
 		c.chats.received(e.Message)
+	case xmpp.NoticeReceived:
+		c.notices.received(e.Notice)
 	case xmpp.MessageStateChanged:
 		c.chats.stateChanged(e.ID, e.Peer, viewState(e.State), "")
 	case xmpp.MessageFailed:
@@ -441,9 +503,12 @@ func (c *controller) signOut(message string) {
 			}
 		}()
 	}
+	c.stopIdleWatcher()
 	if c.chats != nil {
 		c.chats.close()
 	}
+	c.notices.close()
+	c.notices = nil
 	c.avatars.close()
 	c.avatars = nil
 	if c.main != nil {

@@ -50,6 +50,25 @@ func startXvfb(t testing.TB) string {
 	return ":" + strings.TrimSpace(line)
 }
 
+// guiBinary builds the app (unless MAGPIE_GUI_E2E_BIN names one) and returns
+// its path. Call it before bustest.InPrivateSession: the child on the
+// private bus finds the binary through the variable.
+func guiBinary(t *testing.T) string {
+	t.Helper()
+	if os.Getenv(guiBinEnv) == "" {
+		bin := filepath.Join(t.TempDir(), "magpie")
+		args := []string{"build", "-o", bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		if out, err := exec.Command("go", append(args, "..")...).CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		t.Setenv(guiBinEnv, bin)
+	}
+	return os.Getenv(guiBinEnv)
+}
+
 // screenshot saves the whole X screen to dir/name (ImageMagick's import).
 func screenshot(t *testing.T, display, path string) {
 	t.Helper()
@@ -64,17 +83,7 @@ func screenshot(t *testing.T, display, path string) {
 // automatically at the next start, and a message from a colleague arrives.
 // MAGPIE_SCREENSHOTS=DIR keeps the screenshots.
 func TestGUISignsInAndReceives(t *testing.T) {
-	if os.Getenv(guiBinEnv) == "" {
-		bin := filepath.Join(t.TempDir(), "magpie")
-		args := []string{"build", "-o", bin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		if out, err := exec.Command("go", append(args, "..")...).CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
-		}
-		t.Setenv(guiBinEnv, bin)
-	}
+	guiBinary(t)
 	if !bustest.InPrivateSession(t, true) {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,7 +42,7 @@ func translatable(t *testing.T) []string {
 			if !ok {
 				return true
 			}
-			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "lang" || (sel.Sel.Name != "L" && sel.Sel.Name != "X") {
+			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "lang" || !slices.Contains([]string{"L", "X", "N", "XN"}, sel.Sel.Name) {
 				return true
 			}
 			lit, ok := call.Args[0].(*ast.BasicLit)
@@ -69,9 +70,24 @@ func TestChineseTranslationComplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zh := map[string]string{}
-	if err := json.Unmarshal(data, &zh); err != nil {
+	raw := map[string]json.RawMessage{}
+	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatalf("zh-Hans.json: %v", err)
+	}
+	zh := map[string]string{}
+	for k, v := range raw {
+		var text string
+		if err := json.Unmarshal(v, &text); err == nil {
+			zh[k] = text
+			continue
+		}
+		// Plural forms (lang.XN): Chinese has only "other".
+		var forms map[string]string
+		if err := json.Unmarshal(v, &forms); err != nil || forms["other"] == "" {
+			t.Errorf("zh-Hans.json: %q is neither a string nor plural forms with \"other\": %s", k, v)
+			continue
+		}
+		zh[k] = forms["other"]
 	}
 	keys := translatable(t)
 	if len(keys) < 20 {
@@ -82,7 +98,7 @@ func TestChineseTranslationComplete(t *testing.T) {
 			t.Errorf("no zh-Hans translation for %q", k)
 		}
 		// Template fields must survive translation.
-		for _, field := range []string{"{{.Error}}", "{{.Server}}", "{{.Reason}}", "{{.Detail}}", "{{.Seconds}}", "{{.Who}}", "{{.Account}}", "{{.Count}}", "{{.Name}}", "{{.Online}}", "{{.Total}}", "{{.Path}}"} {
+		for _, field := range []string{"{{.Error}}", "{{.Server}}", "{{.Reason}}", "{{.Detail}}", "{{.Seconds}}", "{{.Who}}", "{{.Account}}", "{{.Count}}", "{{.Name}}", "{{.Online}}", "{{.Total}}", "{{.Path}}", "{{.Link}}", "{{.Current}}", "{{.Room}}", "{{.Address}}"} {
 			if strings.Contains(k, field) && zh[k] != "" && !strings.Contains(zh[k], field) {
 				t.Errorf("zh-Hans for %q loses %s: %q", k, field, zh[k])
 			}

@@ -12,6 +12,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 	"mellium.im/xmpp/jid"
+
+	"magpie/xmpp/provision"
 )
 
 // loginRequest is what the user asked for in the login form.
@@ -43,6 +45,21 @@ type loginForm struct {
 	signIn    *widget.Button
 	cancel    *widget.Button
 	content   fyne.CanvasObject
+
+	// What a provisioning file changes: the title names the company, the
+	// account is only the user name (suffix shows the domain), the server
+	// and remembering the password may be out of the user's hands, and a
+	// broken file is reported in provisionNote.
+	title         *widget.Label
+	accountItem   *widget.FormItem
+	suffix        *widget.Label
+	advanced      *widget.Accordion
+	provisionNote *widget.Label
+	// serverFixed is set when the provisioning file says where to connect.
+	serverFixed bool
+	// noRemember is set when the provisioning file forbids remembering
+	// passwords.
+	noRemember bool
 }
 
 func newLoginForm(defaultDomain string, onSubmit func(loginRequest), onCancel func()) *loginForm {
@@ -77,26 +94,73 @@ func newLoginForm(defaultDomain string, onSubmit func(loginRequest), onCancel fu
 	f.account.OnSubmitted = func(string) { f.submit() }
 	f.password.OnSubmitted = func(string) { f.submit() }
 
-	advanced := widget.NewAccordion(widget.NewAccordionItem(lang.L("Advanced"),
+	f.advanced = widget.NewAccordion(widget.NewAccordionItem(lang.L("Advanced"),
 		widget.NewForm(
 			widget.NewFormItem(lang.L("Server"), f.server),
 			widget.NewFormItem("", f.directTLS),
 		)))
+	f.suffix = &widget.Label{}
+	f.suffix.Hide()
+	f.accountItem = widget.NewFormItem(lang.L("Account"), container.NewBorder(nil, nil, nil, f.suffix, f.account))
 	form := widget.NewForm(
-		widget.NewFormItem(lang.L("Account"), f.account),
+		f.accountItem,
 		widget.NewFormItem(lang.L("Password"), f.password),
 	)
-	title := widget.NewLabelWithStyle(lang.L("Sign in to Magpie"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
-	f.content = container.NewVBox(title, form, f.remember, f.auto, advanced, f.message, f.progress,
+	f.title = widget.NewLabelWithStyle(lang.L("Sign in to Magpie"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	f.provisionNote = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.WarningImportance}
+	f.provisionNote.Hide()
+	f.content = container.NewVBox(f.title, f.provisionNote, form, f.remember, f.auto, f.advanced, f.message, f.progress,
 		container.NewHBox(layout.NewSpacer(), f.cancel, f.signIn))
 	return f
+}
+
+// Provision adapts the form to what IT provisioned: with a domain the user
+// types only the user name, with a server the Advanced section goes, and
+// without permission to remember passwords so do the checkboxes. problem,
+// when not nil, is a provisioning file that could not be used.
+func (f *loginForm) Provision(p *provision.Config, problem error) {
+	if p.Company != "" {
+		f.title.SetText(lang.L("Sign in to {{.Company}}", map[string]any{"Company": p.Company}))
+	}
+	if p.Domain != "" {
+		f.defaultDomain = p.Domain
+		f.accountItem.Text = lang.L("User name")
+		f.account.PlaceHolder = lang.L("Your OA user name, such as zhangsan")
+		f.suffix.SetText("@" + p.Domain)
+		f.suffix.Show()
+	}
+	f.serverFixed = p.HasServer()
+	if f.serverFixed {
+		f.advanced.Hide()
+	}
+	f.noRemember = !p.RememberPasswords
+	if f.noRemember {
+		f.remember.SetChecked(false)
+		f.auto.SetChecked(false)
+		f.remember.Hide()
+		f.auto.Hide()
+	}
+	if problem != nil {
+		f.provisionNote.SetText(describeProvisionError(problem))
+		f.provisionNote.Show()
+	} else {
+		f.provisionNote.Hide()
+	}
+	f.content.Refresh()
 }
 
 // Object returns the form's content.
 func (f *loginForm) Object() fyne.CanvasObject { return f.content }
 
-// Fill puts a saved account into the form.
+// Fill puts a saved account into the form. An account in the provisioned
+// domain shows as its user name, beside the domain.
 func (f *loginForm) Fill(account, server string, directTLS, remember, auto bool) {
+	if j, err := jid.Parse(account); err == nil && f.suffix.Visible() && j.Domainpart() == f.defaultDomain && j.Localpart() != "" {
+		account = j.Localpart()
+	}
+	if f.noRemember {
+		remember, auto = false, false
+	}
 	f.account.SetText(account)
 	f.server.SetText(server)
 	f.directTLS.SetChecked(directTLS)
@@ -169,6 +233,9 @@ func (f *loginForm) request() (loginRequest, error) {
 		return loginRequest{}, errors.New(lang.L("Enter your password."))
 	}
 	server := strings.TrimSpace(f.server.Text)
+	if f.serverFixed {
+		server = "" // the provisioning file says where
+	}
 	if server != "" {
 		host, port, err := net.SplitHostPort(server)
 		if err != nil {
@@ -180,7 +247,7 @@ func (f *loginForm) request() (loginRequest, error) {
 	}
 	return loginRequest{
 		Account: j.Bare().String(), Password: f.password.Text,
-		Remember: f.remember.Checked, Auto: f.auto.Checked,
-		Server: server, DirectTLS: f.directTLS.Checked,
+		Remember: f.remember.Checked && !f.noRemember, Auto: f.auto.Checked && !f.noRemember,
+		Server: server, DirectTLS: f.directTLS.Checked && !f.serverFixed,
 	}, nil
 }

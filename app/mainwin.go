@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -44,6 +47,18 @@ type mainWindow struct {
 	directory *directoryWindow
 	// editor is the own profile's editor, while open.
 	editor *profileEditor
+	// settingsForm is the settings dialog's fields, while open.
+	settingsForm *settingsForm
+	// away turns the status to away while the user is idle (idle.go);
+	// awayFrom is the status to go back to, and quietShow is set while
+	// the selector changes without it being the user's choice.
+	away      autoAway
+	awayFrom  string
+	quietShow bool
+	// presenceGen numbers the presence changes asked for, and presenceMu
+	// sends one at a time, so they reach the server in order.
+	presenceGen atomic.Int64
+	presenceMu  sync.Mutex
 }
 
 // statusChoices are the selector's entries; "Appear offline" signs the
@@ -90,7 +105,7 @@ func newMainWindow(c *controller) *mainWindow {
 	top := container.NewVBox(
 		container.NewBorder(nil, nil, container.NewCenter(newTapArea(m.avatar, m.editProfile)), nil,
 			container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status))),
-		container.NewBorder(nil, nil, nil, m.searchButton, m.state), m.problemBox)
+		container.NewBorder(nil, nil, nil, container.NewHBox(c.notices.noticesButton(), m.searchButton), m.state), m.problemBox)
 	m.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift},
 		func(fyne.Shortcut) { m.searchMessages() })
 	m.win.Canvas().AddShortcut(findColleaguesShortcut, func(fyne.Shortcut) { m.findColleagues() })
@@ -99,6 +114,7 @@ func newMainWindow(c *controller) *mainWindow {
 		fyne.NewMenu("Magpie",
 			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
 			fyne.NewMenuItem(lang.L("Search messages…"), m.searchMessages),
+			fyne.NewMenuItem(lang.L("Notices…"), m.showNotices),
 			fyne.NewMenuItem(lang.L("Find colleagues…"), m.findColleagues),
 			fyne.NewMenuItem(lang.L("My profile…"), m.editProfile),
 			fyne.NewMenuItem(lang.L("Settings…"), m.showSettings),
@@ -113,26 +129,20 @@ func newMainWindow(c *controller) *mainWindow {
 	return m
 }
 
-// applyStatus sends the chosen presence off the UI thread.
+// applyStatus sends the chosen presence off the UI thread. The user's
+// choice ends an automatic away.
 func (m *mainWindow) applyStatus() {
 	client, show, status := m.c.client, showFor(m.show.Selected), m.status.Text
-	if client == nil {
+	if client == nil || m.quietShow {
 		return
 	}
-	hide := m.show.Selected == lang.L("Appear offline")
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		var err error
-		if hide {
-			err = client.AppearOffline(ctx)
-		} else {
-			err = client.SetPresence(ctx, show, status)
-		}
-		if err != nil {
-			fyne.LogError("set presence", err) // kept by the core and sent on reconnect
-		}
-	}()
+	m.away.chosen()
+	m.c.noteActivity()
+	if m.show.Selected == lang.L("Appear offline") {
+		m.sendPresence(client.AppearOffline)
+		return
+	}
+	m.sendPresence(func(ctx context.Context) error { return client.SetPresence(ctx, show, status) })
 }
 
 // setState shows the connection state, counting down to the next attempt
@@ -221,7 +231,7 @@ func (m *mainWindow) addContactWith(parent fyne.Window, addressText, nameText, g
 	name := &widget.Entry{Text: nameText}
 	group := &widget.Entry{Text: groupText}
 	client := m.c.client
-	dialog.ShowForm(lang.L("Add contact"), lang.L("Add"), lang.L("Cancel"), []*widget.FormItem{
+	form := dialog.NewForm(lang.L("Add contact"), lang.L("Add"), lang.L("Cancel"), []*widget.FormItem{
 		widget.NewFormItem(lang.L("Address"), address),
 		widget.NewFormItem(lang.L("Name"), name),
 		widget.NewFormItem(lang.L("Group"), group),
@@ -230,7 +240,10 @@ func (m *mainWindow) addContactWith(parent fyne.Window, addressText, nameText, g
 			return
 		}
 		j, err := jid.Parse(address.Text)
-		if err != nil || j.Localpart() == "" {
+		if err == nil && j.Localpart() == "" {
+			err = errors.New(lang.L("The address {{.Address}} is not a user's address (name@domain).", map[string]any{"Address": address.Text}))
+		}
+		if err != nil {
 			dialog.ShowError(err, parent)
 			return
 		}
@@ -249,6 +262,10 @@ func (m *mainWindow) addContactWith(parent fyne.Window, addressText, nameText, g
 			}
 		}()
 	}, parent)
+	// Wide enough for an address such as zhangsan@oa.example.com (a link
+	// fills it in), within the contacts window.
+	form.Resize(fyne.NewSize(min(parent.Canvas().Size().Width, 360), 0))
+	form.Show()
 }
 
 // contactMenu offers what can be done with a contact.
@@ -371,15 +388,68 @@ func (m *mainWindow) showSettings() {
 	prefs := m.c.app.Preferences()
 	auto := widget.NewCheck(lang.L("Sign in automatically"), nil)
 	auto.SetChecked(prefs.BoolWithFallback(prefAutoSignIn, true))
+	if !m.c.provision.RememberPasswords {
+		// Without a remembered password there is nothing to sign in with.
+		auto.SetChecked(false)
+		auto.Disable()
+	}
 	notify := widget.NewCheck(lang.L("Desktop notifications for new messages"), nil)
 	notify.SetChecked(prefs.BoolWithFallback(prefNotifications, true))
-	dialog.ShowCustomConfirm(lang.L("Settings"), lang.L("Save"), lang.L("Cancel"),
-		container.NewVBox(auto, notify), func(save bool) {
-			if save {
-				prefs.SetBool(prefAutoSignIn, auto.Checked)
-				prefs.SetBool(prefNotifications, notify.Checked)
+	idle := &widget.Entry{Validator: validateIdleMinutes}
+	idle.SetText(strconv.Itoa(prefs.IntWithFallback(prefIdleMinutes, defaultIdleMinutes)))
+	startAtLogin := widget.NewCheck(lang.L("Start Magpie when I sign in to the computer"), nil)
+	startWas, err := autostartEnabled()
+	startAtLogin.SetChecked(startWas)
+	if err != nil {
+		fyne.LogError("read the autostart entry", err)
+	}
+	m.settingsForm = &settingsForm{auto: auto, notify: notify, idle: idle, startAtLogin: startAtLogin}
+	idleItem := widget.NewFormItem(lang.L("Away after"), idle)
+	idleItem.HintText = lang.L("Minutes without keyboard or mouse input; 0: never")
+	items := []*widget.FormItem{
+		widget.NewFormItem("", auto),
+		widget.NewFormItem("", notify),
+		idleItem,
+		widget.NewFormItem("", startAtLogin),
+	}
+	// A form dialog: Save stays disabled while the minutes are not a number.
+	dialog.ShowForm(lang.L("Settings"), lang.L("Save"), lang.L("Cancel"), items, func(save bool) {
+		m.settingsForm = nil
+		if !save {
+			return
+		}
+		if !m.c.provision.RememberPasswords {
+			auto.SetChecked(false)
+		}
+		prefs.SetBool(prefAutoSignIn, auto.Checked)
+		prefs.SetBool(prefNotifications, notify.Checked)
+		if validateIdleMinutes(idle.Text) == nil {
+			minutes, _ := strconv.Atoi(strings.TrimSpace(idle.Text))
+			prefs.SetInt(prefIdleMinutes, minutes)
+			m.away.after = idleAfter(prefs)
+		}
+		if startAtLogin.Checked != startWas {
+			if err := setAutostart(startAtLogin.Checked); err != nil {
+				dialog.ShowError(errors.New(lang.L("Could not change the start at sign-in: {{.Error}}", map[string]any{"Error": err.Error()})), m.win)
 			}
-		}, m.win)
+		}
+	}, m.win)
+}
+
+// settingsForm is the open settings dialog's fields, for tests.
+type settingsForm struct {
+	auto, notify, startAtLogin *widget.Check
+	idle                       *widget.Entry
+}
+
+// validateIdleMinutes accepts a whole number of minutes from 0 (never) to
+// a day.
+func validateIdleMinutes(text string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(text))
+	if err != nil || n < 0 || n > 24*60 {
+		return errors.New(lang.L("Enter a number of minutes from 0 to 1440."))
+	}
+	return nil
 }
 
 // onCloseRequest runs when the user closes the contacts window. It keeps

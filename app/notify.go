@@ -39,10 +39,17 @@ func notificationText(body string) string {
 // unless the user is reading that chat or does not want to be disturbed.
 // It runs on Fyne's goroutine; the D-Bus call does not.
 func (c *controller) notifyMessage(from string, m xmpp.Message, reading bool) {
-	if reading || c.dnd() || !c.app.Preferences().BoolWithFallback(prefNotifications, true) {
+	if reading || !c.notificationsWanted() {
 		return
 	}
 	c.sendNotification(fyne.NewNotification(from, notificationText(m.Body)))
+}
+
+// notificationsWanted reports whether desktop notifications may go out:
+// not in do-not-disturb, nor when the user switched them off. Unread
+// counts rise either way.
+func (c *controller) notificationsWanted() bool {
+	return !c.dnd() && c.app.Preferences().BoolWithFallback(prefNotifications, true)
 }
 
 // sendNotification hands a notification to the desktop off the UI thread
@@ -82,9 +89,12 @@ type tray struct {
 	app    desktop.App
 	menu   *fyne.Menu
 	unread *fyne.MenuItem
-	plain  fyne.Resource
-	badged fyne.Resource
-	shown  int
+	// notices opens the notices inbox, with its unread count.
+	notices      *fyne.MenuItem
+	noticesShown int
+	plain        fyne.Resource
+	badged       fyne.Resource
+	shown        int
 }
 
 func newTray(c *controller) *tray {
@@ -105,9 +115,11 @@ func newTray(c *controller) *tray {
 			}
 		}))
 	}
+	t.notices = fyne.NewMenuItem(lang.L("Notices"), c.showNoticesInbox)
 	t.menu = fyne.NewMenu("Magpie",
 		fyne.NewMenuItem(lang.L("Show Magpie"), c.showMain),
 		t.unread,
+		t.notices,
 		fyne.NewMenuItemSeparator(),
 		status,
 		fyne.NewMenuItem(lang.L("Sign out"), func() { c.signOut("") }),
@@ -131,6 +143,19 @@ func (t *tray) setUnread(n int) {
 		t.unread.Label = lang.L("Unread messages: {{.Count}}", map[string]any{"Count": n})
 		t.unread.Disabled = false
 		t.app.SetSystemTrayIcon(t.badged)
+	}
+	t.menu.Refresh()
+}
+
+// setNotices shows the unread notices on the menu's Notices entry.
+func (t *tray) setNotices(n int) {
+	if t == nil || n == t.noticesShown {
+		return
+	}
+	t.noticesShown = n
+	t.notices.Label = lang.L("Notices")
+	if n > 0 {
+		t.notices.Label = lang.L("Notices ({{.Count}})", map[string]any{"Count": n})
 	}
 	t.menu.Refresh()
 }

@@ -222,6 +222,9 @@ func (v *rosterView) SetPresence(bare jid.JID, p xmpp.Presence, online bool) {
 	info := presenceInfo{online: online, status: strings.Join(strings.Fields(p.Status), " ")}
 	if online {
 		info.show = p.Show
+		if idle := idleTextNow(p.IdleSince); idle != "" {
+			info.status = strings.TrimPrefix(info.status+" · "+idle, " · ")
+		}
 	}
 	if info == (presenceInfo{}) {
 		delete(v.presence, key)

@@ -90,8 +90,8 @@ func TestAvatarMeta(t *testing.T) {
 // TestPubsubEventDispatch feeds messages to the message handler: avatar
 // notifications become AvatarChanged (once per change, "" for removals),
 // never chats or notices, also with a fallback body; a notification from a
-// full JID is dropped. A normal message after them shows the handler does
-// emit notices, so the absence of the others means something.
+// full JID is dropped. A notice from the server after them shows the
+// handler does emit notices, so the absence of the others means something.
 func TestPubsubEventDispatch(t *testing.T) {
 	c, err := New("me@example.org", WithPassword(func(context.Context) (string, error) { return "", nil }))
 	if err != nil {
@@ -124,7 +124,7 @@ func TestPubsubEventDispatch(t *testing.T) {
 		event("alice@example.org", "headline", "", meta("ignored")), // empty metadata: removed
 		event("bob@example.org", "headline", "", `<purge node='urn:xmpp:avatar:metadata'/>`),
 		event("", "headline", "", meta(h2, h2)), // the own account
-		`<message xmlns='jabber:client' from='dave@example.org' type='normal' id='y'><body>a notice</body></message>`,
+		`<message xmlns='jabber:client' from='example.org' type='normal' id='y'><body>a notice</body></message>`,
 	} {
 		var w wireMessage
 		if err := xml.Unmarshal([]byte(m), &w); err != nil {
@@ -132,20 +132,20 @@ func TestPubsubEventDispatch(t *testing.T) {
 		}
 		c.onMessage(w, nil)
 	}
-	waitFor(t, rec, 5*time.Second, func(e NormalMessageReceived) bool { return e.Body == "a notice" })
+	waitFor(t, rec, 5*time.Second, func(e NoticeReceived) bool { return e.Body == "a notice" })
 	var got []string
 	rec.mu.Lock()
 	for _, e := range rec.events {
 		switch e := e.(type) {
 		case AvatarChanged:
 			got = append(got, e.JID.String()+"="+e.Hash)
-		case MessageReceived, NormalMessageReceived, HeadlineReceived:
+		case MessageReceived, NoticeReceived:
 			got = append(got, fmt.Sprintf("%T", e))
 		}
 	}
 	rec.mu.Unlock()
 	want := []string{"alice@example.org=" + h1, "bob@example.org=" + h2, "alice@example.org=", "bob@example.org=",
-		"me@example.org=" + h2, "xmpp.NormalMessageReceived"}
+		"me@example.org=" + h2, "xmpp.NoticeReceived"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("events:\n got %q\nwant %q", got, want)
 	}
@@ -312,7 +312,7 @@ func testAvatarPEP(t *testing.T, srv *prosodytest.Server, private bool) {
 	}
 
 	// A pubsub event message with a fallback body is not a notice, nor a
-	// chat; the normal message after it is.
+	// chat; the normal message after it is a chat (from a colleague).
 	if err := alice.sendRaw(ctx, `<message to='`+bob.Account().String()+`' type='normal' id='ev1'><body>fallback text</body>`+
 		`<event xmlns='http://jabber.org/protocol/pubsub#event'><items node='urn:xmpp:avatar:metadata'>`+
 		`<item id='`+hash+`'><metadata xmlns='urn:xmpp:avatar:metadata'/></item></items></event></message>`); err != nil {
@@ -321,23 +321,17 @@ func testAvatarPEP(t *testing.T, srv *prosodytest.Server, private bool) {
 	if _, err := alice.Send(ctx, OutgoingMessage{To: bob.Account(), Body: "marker", Type: stanza.NormalMessage}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, be, 5*time.Second, func(e NormalMessageReceived) bool { return e.Body == "marker" })
+	waitFor(t, be, 5*time.Second, func(e MessageReceived) bool { return e.Body == "marker" })
 	be.mu.Lock()
 	defer be.mu.Unlock()
 	for _, e := range be.events {
-		var m Message
 		switch e := e.(type) {
 		case MessageReceived:
-			m = e.Message
-		case NormalMessageReceived:
-			m = e.Message
-		case HeadlineReceived:
-			m = e.Message
-		default:
-			continue
-		}
-		if m.Body != "marker" {
-			t.Errorf("a message came out as %T: %+v", e, m)
+			if e.Body != "marker" {
+				t.Errorf("a message came out as %T: %+v", e, e.Message)
+			}
+		case NoticeReceived:
+			t.Errorf("a message came out as %T: %+v", e, e.Notice)
 		}
 	}
 }

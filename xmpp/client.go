@@ -44,6 +44,9 @@ type Client struct {
 	ownStatus     string
 	ownPrio       int8
 	hidden        bool // AppearOffline: no presence, also after reconnects
+	// ownIdleSince is when the user was last active, sent with the
+	// presence (XEP-0319); zero while the user is not idle.
+	ownIdleSince time.Time
 
 	handler   *stanzaHandler
 	closeOnce sync.Once
@@ -60,6 +63,12 @@ type Client struct {
 	rosterFromCache atomic.Bool
 	// directory is what directory search (XEP-0055) found on this session.
 	directory directoryCache
+	// noticeSenders are the notifier accounts' bare JIDs (under mu).
+	noticeSenders map[string]bool
+	// sendTo holds the full JID of messages Send was given one for, by
+	// origin-id, until they are written (under mu); the store keeps only
+	// the bare peer.
+	sendTo map[string]jid.JID
 }
 
 // Option configures a Client.
@@ -84,6 +93,7 @@ type options struct {
 	status           string
 	priority         int8
 	store            *store.DB
+	noticeSenders    []string
 }
 
 // WithPassword sets the function that supplies the password. It is called for
@@ -182,6 +192,10 @@ func New(account string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("xmpp: %w", err)
 		}
 	}
+	senders, err := parseNoticeSenders(o.noticeSenders)
+	if err != nil {
+		return nil, fmt.Errorf("xmpp: %w", err)
+	}
 	resource := o.resource
 	if resource == "" {
 		resource = j.Resourcepart()
@@ -201,6 +215,8 @@ func New(account string, opts ...Option) (*Client, error) {
 		ownStatus:  o.status,
 		ownPrio:    o.priority,
 		mamQueries: map[string]bool{},
+
+		noticeSenders: senders,
 	}
 	c.handler = newStanzaHandler(c)
 	c.store = newStoreWriter(c, o.store)

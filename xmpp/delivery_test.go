@@ -263,8 +263,7 @@ func TestOutboxWhileServerDown(t *testing.T) {
 	}
 }
 
-// TestNoticesAndRosterStored: headline and normal messages go to the
-// notices inbox once (a repeat with the same id is dropped), and the
+// TestNoticesAndRosterStored: a headline goes to the notices inbox once (a repeat with the same id is dropped), and the
 // roster is cached in the store.
 func TestNoticesAndRosterStored(t *testing.T) {
 	srv := startProsody(t)
@@ -290,13 +289,13 @@ func TestNoticesAndRosterStored(t *testing.T) {
 	count := 0
 	ae.mu.Lock()
 	for _, e := range ae.events {
-		if _, ok := e.(HeadlineReceived); ok {
+		if _, ok := e.(NoticeReceived); ok {
 			count++
 		}
 	}
 	ae.mu.Unlock()
 	if count != 1 {
-		t.Fatalf("%d HeadlineReceived events for one notice sent twice", count)
+		t.Fatalf("%d NoticeReceived events for one notice sent twice", count)
 	}
 	expectConversation(t, "alice", aliceDB, bob.Account().String(), []string{"<after the notices"})
 

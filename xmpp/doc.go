@@ -43,6 +43,29 @@
 // one query string, whatever form the server uses (DirectoryServices,
 // SearchDirectory).
 //
+// # Notices
+//
+// Companies push alerts over XMPP: approvals waiting in the OA system,
+// meetings moved, announcements. A message is a notice, not a chat, when
+//   - it is of type normal (or has no type) and comes from the account's
+//     server domain itself (e.g. Prosody's mod_motd, or an OA system wired
+//     into the server), from broadcast.DOMAIN, or from a notifier account
+//     named with WithNoticeSenders (or later SetNoticeSenders);
+//   - or it is of type headline, from anyone: headlines are alerts by
+//     definition (RFC 6121 says not to reply and not to store them
+//     offline), e.g. mod_announce's announcements.
+//
+// Any other normal message with a body is a chat: many clients send chats
+// as type normal or without a type. A notice needs a body or a subject.
+// Notices are reported as NoticeReceived and, with a store, kept in its
+// inbox with a read flag (Notices, UnreadNotices, MarkNoticeRead,
+// MarkNoticesRead), once: a copy delivered again is dropped. Servers seldom
+// keep headlines offline or archive them, so the store may hold the only
+// copy. Notices are not taken from the archive (its first sync would bring
+// back years of them); those sent while the user was offline arrive from
+// offline storage at sign-in with a delay stamp, marked Delayed, so a front
+// end can summarise them instead of raising one alert each.
+//
 // # Handlers
 //
 // Stanza handlers only translate: decode, update state, emit an event. They

@@ -59,12 +59,11 @@ type PresenceChanged struct{ Presence }
 // MessageReceived reports an incoming one-to-one chat message.
 type MessageReceived struct{ Message }
 
-// NormalMessageReceived reports a message of type normal (used by OA systems
-// and servers for notices, and by some clients for single messages).
-type NormalMessageReceived struct{ Message }
-
-// HeadlineReceived reports a message of type headline (alerts, broadcasts).
-type HeadlineReceived struct{ Message }
+// NoticeReceived reports a new notice: a message from the server, its
+// broadcast service or a notifier account (see WithNoticeSenders), or any
+// headline. With a store it is reported once it is stored, and only once:
+// a copy delivered again is not reported.
+type NoticeReceived struct{ Notice }
 
 // MessageFailed reports that a message sent earlier bounced: the server or the
 // peer returned it as an error (e.g. the recipient does not exist).
@@ -106,17 +105,16 @@ type AvatarChanged struct {
 	Hash string  // SHA-1 (hex) of the image
 }
 
-func (AvatarChanged) isEvent()         {}
-func (StateChanged) isEvent()          {}
-func (RosterUpdated) isEvent()         {}
-func (PresenceChanged) isEvent()       {}
-func (MessageReceived) isEvent()       {}
-func (NormalMessageReceived) isEvent() {}
-func (HeadlineReceived) isEvent()      {}
-func (MessageFailed) isEvent()         {}
-func (SubscriptionRequest) isEvent()   {}
-func (SubscriptionChanged) isEvent()   {}
-func (ErrorOccurred) isEvent()         {}
+func (AvatarChanged) isEvent()       {}
+func (StateChanged) isEvent()        {}
+func (RosterUpdated) isEvent()       {}
+func (PresenceChanged) isEvent()     {}
+func (MessageReceived) isEvent()     {}
+func (NoticeReceived) isEvent()      {}
+func (MessageFailed) isEvent()       {}
+func (SubscriptionRequest) isEvent() {}
+func (SubscriptionChanged) isEvent() {}
+func (ErrorOccurred) isEvent()       {}
 
 // eventQueue is an unbounded FIFO in front of the Events channel, so that
 // stanza handlers never block on a slow reader (and never drop an event).

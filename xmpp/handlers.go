@@ -30,6 +30,7 @@ var features = []string{
 	nsReceipts,
 	nsCarbons,
 	nsAvatarMetadata + "+notify", // PEP avatars of contacts (XEP-0084)
+	IdleNS,                       // idle time in presence (XEP-0319)
 }
 
 // clientInfo is the disco#info answer, and the input of the caps hash.

@@ -385,17 +385,8 @@ func sameRecord(a, b store.Message) bool {
 		a.StanzaID == b.StanzaID && a.Body == b.Body
 }
 
-// emitMessage reports a message by its type.
-func (c *Client) emitMessage(m Message) {
-	switch m.Type {
-	case "headline":
-		c.events.push(HeadlineReceived{m})
-	case "normal":
-		c.events.push(NormalMessageReceived{m})
-	default:
-		c.events.push(MessageReceived{m})
-	}
-}
+// emitMessage reports a chat message (notices have their own event).
+func (c *Client) emitMessage(m Message) { c.events.push(MessageReceived{m}) }
 
 // setDelivery moves an outgoing message on and reports it when it changed.
 func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText string) {
@@ -517,30 +508,6 @@ func (c *Client) cacheRoster(contacts []Contact, full bool, ver string) {
 		}
 		if err != nil {
 			c.log.Error("cache roster", "err", err)
-		}
-	})
-}
-
-// notice stores a headline or normal message in the notices inbox and
-// reports it if it is new. Servers often neither store headlines offline
-// nor archive them, so this copy may be the only one.
-func (c *Client) notice(m Message) {
-	if c.opts.store == nil {
-		c.emitMessage(m)
-		return
-	}
-	c.store.do(func(db *store.DB) {
-		if db == nil {
-			return
-		}
-		n, added, err := db.AddNotice(store.Notice{From: m.From.String(), ID: m.ID, StanzaID: m.StanzaID,
-			Subject: m.Subject, Body: m.Body, Time: m.Time})
-		if err != nil {
-			c.log.Error("store notice", "err", err)
-		}
-		if added || err != nil {
-			m.Seq = n.Seq
-			c.emitMessage(m)
 		}
 	})
 }

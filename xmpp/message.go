@@ -185,7 +185,8 @@ func (c *Client) fromOwnAccount(w wireMessage) bool {
 
 // onMessage translates an incoming message: it unwraps carbons and archive
 // results, answers receipt requests through enc, and hands chat messages to
-// the store, which reports them once they are known to be new.
+// the store, which reports them once they are known to be new. Notices (see
+// isNotice) go to the notices inbox instead.
 func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 	switch {
 	case w.Event != nil:
@@ -212,13 +213,12 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 			c.archiveSeen = m.Time
 		}
 		c.mu.Unlock()
-		if m.Type == stanza.ChatMessage || m.Type == stanza.NormalMessage {
-			if m.Type == stanza.NormalMessage && !m.Outgoing {
-				return // notices are not taken from the archive
-			}
-			if m.Body != "" {
-				c.store.message(m, false)
-			}
+		// Notices are not taken from the archive: the live copy (or the
+		// offline one at sign-in) went to the inbox, and a first sync
+		// would bring back years of them. Normal messages from people are
+		// chats (see isNotice).
+		if (m.Type == stanza.ChatMessage || m.Type == stanza.NormalMessage) && !c.isNotice(m) && m.Body != "" {
+			c.store.message(m, false)
 		}
 		return
 	case w.CarbonReceived != nil || w.CarbonSent != nil:
@@ -241,6 +241,10 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		if w.CarbonSent != nil {
 			m.Outgoing = true
 		}
+		if c.isNotice(m) { // a notifier's message to the bare JID, delivered to another device
+			c.notice(m)
+			return
+		}
 		c.onChat(m, *fw.Forwarded.Message, nil)
 		return
 	}
@@ -256,11 +260,13 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		}
 		c.setDelivery(m.From, m.ID, DeliveryFailed, fail.Err.Error())
 		c.events.push(fail)
-	case stanza.ChatMessage:
-		c.onChat(m, w, enc)
-	case stanza.HeadlineMessage, stanza.NormalMessage:
-		if m.Body != "" || m.Subject != "" {
+	case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
+		if c.isNotice(m) {
 			c.notice(m)
+			return
+		}
+		if m.Type != stanza.HeadlineMessage { // (an own headline: nothing to show)
+			c.onChat(m, w, enc)
 		}
 	}
 }
@@ -295,6 +301,9 @@ type OutgoingMessage struct {
 	To     jid.JID
 	Body   string
 	Thread string
+	// Subject is rarely used in chats; notices carry one (an OA system's
+	// "审批提醒", say).
+	Subject string
 	// Type defaults to chat.
 	Type stanza.MessageType
 }
@@ -328,6 +337,14 @@ func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 		return "", ErrNotConnected
 	}
 	id := randomHex(12)
+	if m.To.Resourcepart() != "" { // a full JID (e.g. DOMAIN/announce/online)
+		c.mu.Lock()
+		if c.sendTo == nil {
+			c.sendTo = map[string]jid.JID{}
+		}
+		c.sendTo[id] = m.To
+		c.mu.Unlock()
+	}
 	rec := store.Message{
 		Peer:     m.To.Bare().String(),
 		Dir:      store.Outgoing,
@@ -336,6 +353,7 @@ func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 		OriginID: id,
 		Type:     string(m.Type),
 		Body:     m.Body,
+		Subject:  m.Subject,
 		Thread:   m.Thread,
 		Time:     time.Now(),
 		State:    store.Pending,
@@ -393,7 +411,17 @@ func (c *Client) writeMessage(ctx context.Context, l *link, r store.Message) (wr
 	if err != nil {
 		return false, err
 	}
-	children := []xml.TokenReader{textElement("body", r.Body)}
+	c.mu.Lock()
+	full, isFull := c.sendTo[r.OriginID]
+	c.mu.Unlock()
+	if isFull {
+		to = full // from a later sign-in's outbox: the bare JID
+	}
+	var children []xml.TokenReader
+	if r.Subject != "" {
+		children = append(children, textElement("subject", r.Subject))
+	}
+	children = append(children, textElement("body", r.Body))
 	if r.Thread != "" {
 		children = append(children, textElement("thread", r.Thread))
 	}
@@ -409,6 +437,11 @@ func (c *Client) writeMessage(ctx context.Context, l *link, r store.Message) (wr
 		return false, err
 	}
 	l.written[r.OriginID] = true
+	if isFull {
+		c.mu.Lock()
+		delete(c.sendTo, r.OriginID)
+		c.mu.Unlock()
+	}
 	return true, nil
 }
 

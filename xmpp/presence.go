@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"mellium.im/xmlstream"
 	mxmpp "mellium.im/xmpp"
@@ -57,7 +58,14 @@ type Presence struct {
 	// announces it (XEP-0153), "" when it announces none; fetch the photo
 	// with Client.Avatar.
 	AvatarHash string
+	// IdleSince is when the resource's user was last active, as its
+	// presence says (XEP-0319, or the older XEP-0256 seconds); the zero time
+	// when it says nothing.
+	IdleSince time.Time
 }
+
+// IdleNS is the namespace of last user interaction in presence (XEP-0319).
+const IdleNS = "urn:xmpp:idle:1"
 
 // Available reports whether the resource is online.
 func (p Presence) Available() bool { return p.Type == "" }
@@ -73,6 +81,39 @@ type wirePresence struct {
 	Update   *struct {
 		Photo string `xml:"photo"`
 	} `xml:"vcard-temp:x:update x"`
+	Idle *struct {
+		Since string `xml:"since,attr"`
+	} `xml:"urn:xmpp:idle:1 idle"`
+	Last *struct {
+		Seconds string `xml:"seconds,attr"`
+	} `xml:"jabber:iq:last query"`
+}
+
+// idleSince reads when the sender was last active: XEP-0319's timestamp,
+// else XEP-0256's seconds before now. A time in the future (a clock ahead
+// of ours) counts as now.
+func (p wirePresence) idleSince(now time.Time) time.Time {
+	var since time.Time
+	switch {
+	case p.Idle != nil:
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(p.Idle.Since))
+		if err != nil {
+			return time.Time{}
+		}
+		since = t
+	case p.Last != nil:
+		secs, err := strconv.ParseUint(strings.TrimSpace(p.Last.Seconds), 10, 32)
+		if err != nil || secs == 0 {
+			return time.Time{}
+		}
+		since = now.Add(-time.Duration(secs) * time.Second)
+	default:
+		return time.Time{}
+	}
+	if since.After(now) {
+		since = now
+	}
+	return since
 }
 
 // onPresence translates an incoming presence stanza: availability updates the
@@ -98,6 +139,9 @@ func (c *Client) onPresence(p wirePresence) {
 	pr := Presence{From: from, Type: p.Type, Show: Show(p.Show), Status: p.Status, Priority: int8(prio)}
 	if p.Update != nil {
 		pr.AvatarHash = strings.ToLower(strings.TrimSpace(p.Update.Photo))
+	}
+	if pr.Available() {
+		pr.IdleSince = p.idleSince(time.Now())
 	}
 	bare := from.Bare().String()
 	c.mu.Lock()
@@ -144,18 +188,26 @@ func (c *Client) BestPresence(contact jid.JID) (Presence, bool) {
 }
 
 // SetPresence changes the own show and status and, when online, broadcasts
-// them (ending AppearOffline). They are kept and re-sent after every
-// reconnect.
+// them (ending AppearOffline and any idle time). They are kept and re-sent
+// after every reconnect.
 func (c *Client) SetPresence(ctx context.Context, show Show, status string) error {
+	return c.SetIdlePresence(ctx, show, status, time.Time{})
+}
+
+// SetIdlePresence is SetPresence for a user who has not touched the
+// computer since idleSince: the presence carries it as XEP-0319 idle time
+// (peers show "idle for 12 min"), also after reconnects. The zero time
+// means the user is active.
+func (c *Client) SetIdlePresence(ctx context.Context, show Show, status string, idleSince time.Time) error {
 	c.mu.Lock()
-	c.ownShow, c.ownStatus, c.hidden = show, status, false
+	c.ownShow, c.ownStatus, c.hidden, c.ownIdleSince = show, status, false, idleSince
 	prio := c.ownPrio
 	c.mu.Unlock()
 	sess, err := c.session()
 	if err != nil {
 		return err
 	}
-	if err := sess.Send(ctx, c.presenceStanza(show, status, prio)); err != nil {
+	if err := sess.Send(ctx, c.presenceStanza(show, status, prio, idleSince)); err != nil {
 		return fmt.Errorf("xmpp: send presence: %w", err)
 	}
 	return nil
@@ -165,18 +217,27 @@ func (c *Client) SetPresence(ctx context.Context, show Show, status string) erro
 // client signs in without presence or appears offline.
 func (c *Client) announcePresence(ctx context.Context, sess *mxmpp.Session) error {
 	c.mu.Lock()
-	show, status, prio, hidden := c.ownShow, c.ownStatus, c.ownPrio, c.hidden
+	show, status, prio, hidden, idleSince := c.ownShow, c.ownStatus, c.ownPrio, c.hidden, c.ownIdleSince
 	c.mu.Unlock()
 	if !c.opts.sendPresence || hidden {
 		return nil
 	}
-	return sess.Send(ctx, c.presenceStanza(show, status, prio))
+	return sess.Send(ctx, c.presenceStanza(show, status, prio, idleSince))
+}
+
+// OwnPresence returns the show and status the client announces, and since
+// when the user has been idle (zero when active). hidden is true while the
+// client appears offline.
+func (c *Client) OwnPresence() (show Show, status string, idleSince time.Time, hidden bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ownShow, c.ownStatus, c.ownIdleSince, c.hidden
 }
 
 // presenceStanza builds an available presence with the entity capabilities
 // (XEP-0115) element, so peers and the server's PEP service know what we
 // support without asking each time.
-func (c *Client) presenceStanza(show Show, status string, priority int8) xml.TokenReader {
+func (c *Client) presenceStanza(show Show, status string, priority int8, idleSince time.Time) xml.TokenReader {
 	var children []xml.TokenReader
 	if show != ShowAvailable {
 		children = append(children, textElement("show", string(show)))
@@ -186,6 +247,12 @@ func (c *Client) presenceStanza(show Show, status string, priority int8) xml.Tok
 	}
 	if priority != 0 {
 		children = append(children, textElement("priority", strconv.Itoa(int(priority))))
+	}
+	if !idleSince.IsZero() {
+		children = append(children, xmlstream.Wrap(nil, xml.StartElement{
+			Name: xml.Name{Space: IdleNS, Local: "idle"},
+			Attr: []xml.Attr{{Name: xml.Name{Local: "since"}, Value: idleSince.UTC().Format(time.RFC3339)}},
+		}))
 	}
 	children = append(children, capsElement())
 	return stanza.Presence{}.Wrap(xmlstream.MultiReader(children...))

@@ -15,8 +15,7 @@ var (
 	_ Event = RosterUpdated{}
 	_ Event = PresenceChanged{}
 	_ Event = MessageReceived{}
-	_ Event = NormalMessageReceived{}
-	_ Event = HeadlineReceived{}
+	_ Event = NoticeReceived{}
 	_ Event = MessageFailed{}
 	_ Event = SubscriptionRequest{}
 	_ Event = SubscriptionChanged{}

@@ -19,6 +19,7 @@ import (
 
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/provision"
 )
 
 // Exit statuses, part of the command line's contract with scripts.
@@ -43,8 +44,12 @@ type Env struct {
 	Version  string
 	// Interrupt is closed when the user asks the command to stop (Ctrl-C).
 	Interrupt <-chan struct{}
+	// Provisioning reads what IT provisioned (the domain, server, trust);
+	// nil reads the system's and the user's provisioning files.
+	Provisioning func() (*provision.Config, error)
 
-	ctx context.Context // canceled when Interrupt closes
+	ctx       context.Context   // canceled when Interrupt closes
+	provision *provision.Config // never nil while a command runs
 }
 
 // IsCommand reports whether name is one of the subcommands.
@@ -62,14 +67,16 @@ var commands map[string]command
 
 func init() {
 	commands = map[string]command{
-		"login":     {"check a password by signing in once, then keep it in the keyring", runLogin},
-		"logout":    {"remove the stored password", runLogout},
-		"send":      {"send one chat message", runSend},
-		"listen":    {"sign in and print every event until interrupted", runListen},
-		"roster":    {"print the roster with groups, subscription and presence", runRoster},
-		"history":   {"print the stored message history (no network needed)", runHistory},
-		"profile":   {"print a contact's profile (vCard: name, department, title, phone, email)", runProfile},
-		"directory": {"search the company directory (XEP-0055) by name, account or email", runDirectory},
+		"login":        {"check a password by signing in once, then keep it in the keyring", runLogin},
+		"logout":       {"remove the stored password", runLogout},
+		"send":         {"send one chat message", runSend},
+		"listen":       {"sign in and print every event until interrupted", runListen},
+		"roster":       {"print the roster with groups, subscription and presence", runRoster},
+		"history":      {"print the stored message history (no network needed)", runHistory},
+		"notices":      {"print the stored notices inbox, newest first (no network needed)", runNotices},
+		"profile":      {"print a contact's profile (vCard: name, department, title, phone, email)", runProfile},
+		"directory":    {"search the company directory (XEP-0055) by name, account or email", runDirectory},
+		"provisioning": {"check the provisioning files and print the settings they give", runProvisioning},
 	}
 }
 
@@ -95,6 +102,9 @@ func Run(env *Env, args []string) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	env.ctx = ctx
+	if args[0] != "provisioning" {
+		loadProvisioning(env)
+	}
 	go func() {
 		select {
 		case <-env.Interrupt:
@@ -116,9 +126,11 @@ Without a command, Magpie opens its window. Commands:
   roster  --jid JID [conn flags] [--json]             `+commands["roster"].summary+`
   history --jid JID [--with PEER] [--search TEXT] [--json] [--limit N]
                                                       `+commands["history"].summary+`
+  notices --jid JID [--json] [--unread] [--limit N]   `+commands["notices"].summary+`
   profile --jid JID [conn flags] [--json] CONTACT    `+commands["profile"].summary+`
   directory --jid JID [conn flags] [--json] QUERY...
                                                       `+commands["directory"].summary+`
+  provisioning [FILE...]                              `+commands["provisioning"].summary+`
   version                                             print the version
 
 Connection flags (saved by 'login', so later commands need only --jid):
@@ -129,6 +141,10 @@ Connection flags (saved by 'login', so later commands need only --jid):
   --resource NAME             the resource to bind
   --password-stdin            read the password from the first line of standard input
   --debug                     log what happens to standard error
+
+With a provisioning file (see docs/PROVISIONING.md), --jid takes the user
+name alone (zhangsan for zhangsan@oa.example), and the server, TLS mode and
+trusted certificate come from the file; flags still override them.
 
 Exit status: 0 ok, 1 other error, 2 usage, 3 authentication failed,
 4 server unreachable, 5 certificate not trusted.
@@ -189,6 +205,9 @@ func (cf *connFlags) account(env *Env) (xmpp.AccountConfig, error) {
 		}
 		cf.jid = list[0].JID
 	}
+	if p := env.provision; !strings.Contains(cf.jid, "@") && p != nil && p.Domain != "" {
+		cf.jid += "@" + p.Domain // a user name, in the provisioned domain
+	}
 	j, err := jid.Parse(cf.jid)
 	if err != nil || j.Localpart() == "" {
 		return xmpp.AccountConfig{}, usageError(fmt.Sprintf("--jid %q is not an account (user@domain)", cf.jid))
@@ -198,6 +217,7 @@ func (cf *connFlags) account(env *Env) (xmpp.AccountConfig, error) {
 		return cfg, err
 	}
 	cfg.JID = j.Bare().String()
+	cfg = env.provision.Apply(cfg)
 	if cf.server != "" {
 		cfg.Server = cf.server
 	}
@@ -246,6 +266,9 @@ func (cf *connFlags) password(env *Env, account string) (func(context.Context) (
 		}
 		return func(context.Context) (string, error) { return pw, nil }, nil
 	}
+	if env.provision != nil && !env.provision.RememberPasswords {
+		return nil, usageError("your IT department's provisioning does not allow saved passwords: pass --password-stdin")
+	}
 	return keyring.NewStore(env.Keyring).PasswordFunc(account), nil
 }
 
@@ -270,6 +293,7 @@ func (cf *connFlags) logger(env *Env) *slog.Logger {
 // newClient makes a client with the merged settings.
 func newClient(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(context.Context) (string, error), extra ...xmpp.Option) (*xmpp.Client, error) {
 	opts := append(cfg.Options(), xmpp.WithPassword(pw), xmpp.WithVersion(env.Version))
+	opts = append(opts, env.provision.ClientOptions()...)
 	if l := cf.logger(env); l != nil {
 		opts = append(opts, xmpp.WithLogger(l))
 	}
@@ -293,6 +317,12 @@ func connect(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(context.Co
 
 // fail prints err as one plain sentence and returns the exit status for it.
 func fail(env *Env, account string, err error) int {
+	var ce *xmpp.CertificateError
+	if errors.As(err, &ce) && env.provision.HasTrust(account) {
+		fmt.Fprintf(env.Stderr, "magpie: the certificate of %s (SHA-256 %s) does not match the one your IT department provisioned (%s); not connected. Tell your IT department.\n",
+			ce.Domain, xmpp.FormatFingerprint(ce.Fingerprint), strings.Join(env.provision.Files, ", "))
+		return ExitCertificate
+	}
 	msg, code := describe(account, err)
 	fmt.Fprintln(env.Stderr, "magpie: "+msg)
 	return code

@@ -51,6 +51,13 @@ func runLogin(env *Env, args []string) int {
 		return fail(env, cfg.JID, err)
 	}
 	c.Close()
+	if !env.provision.RememberPasswords {
+		if err := env.Accounts.Save(cfg); err != nil {
+			return fail(env, cfg.JID, err)
+		}
+		fmt.Fprintf(env.Stdout, "Signed in as %s. Your IT department's provisioning does not allow saving passwords, so commands need --password-stdin.\n", cfg.JID)
+		return ExitOK
+	}
 	ctx, cancel := context.WithTimeout(env.ctx, 20*time.Second)
 	defer cancel()
 	if err := keyring.NewStore(env.Keyring).Save(ctx, cfg.JID, pw); err != nil {
@@ -163,7 +170,7 @@ func runListen(env *Env, args []string) int {
 	var cf connFlags
 	fs := newFlagSet(env, "listen", &cf, true)
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	count := fs.Int("count", 0, "exit after this many messages (0: never)")
+	count := fs.Int("count", 0, "exit after this many messages and notices (0: never)")
 	showFlag := fs.String("show", "available", "presence to show: available, away, xa, dnd, chat")
 	status := fs.String("status", "", "status message")
 	if !parse(fs, args) {
@@ -204,7 +211,7 @@ func runListen(env *Env, args []string) int {
 					done <- fail(env, cfg.JID, e.Err)
 					return
 				}
-			case xmpp.MessageReceived, xmpp.NormalMessageReceived, xmpp.HeadlineReceived:
+			case xmpp.MessageReceived, xmpp.NoticeReceived:
 				messages++
 				if *count > 0 && messages >= *count {
 					done <- ExitOK

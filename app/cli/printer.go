@@ -66,10 +66,8 @@ func eventFields(e xmpp.Event) map[string]any {
 		return f
 	case xmpp.MessageReceived:
 		return message("message", e.Message)
-	case xmpp.NormalMessageReceived:
-		return message("normal", e.Message)
-	case xmpp.HeadlineReceived:
-		return message("headline", e.Message)
+	case xmpp.NoticeReceived:
+		return noticeFields(e.Notice)
 	case xmpp.MessageFailed:
 		return map[string]any{"type": "message_failed", "id": e.ID, "to": e.To.String(), "error": e.Err.Error()}
 	case xmpp.PresenceChanged:
@@ -127,10 +125,12 @@ func (p *printer) event(e xmpp.Event) {
 			return
 		}
 		fmt.Fprintf(p.w, "%s <%s> %s\n", e.Time.Local().Format("15:04:05"), e.From, e.Body)
-	case xmpp.NormalMessageReceived:
-		fmt.Fprintf(p.w, "%s [message from %s] %s%s\n", e.Time.Local().Format("15:04:05"), e.From, subjectPrefix(e.Subject), e.Body)
-	case xmpp.HeadlineReceived:
-		fmt.Fprintf(p.w, "%s [headline from %s] %s%s\n", e.Time.Local().Format("15:04:05"), e.From, subjectPrefix(e.Subject), e.Body)
+	case xmpp.NoticeReceived:
+		when := e.Time.Local().Format("15:04:05")
+		if e.Delayed {
+			when = e.Time.Local().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(p.w, "%s [notice from %s] %s%s\n", when, e.From, subjectPrefix(e.Subject), e.Body)
 	case xmpp.MessageFailed:
 		fmt.Fprintf(p.w, "%s !! message %s to %s not delivered: %v\n", now, e.ID, e.To, e.Err)
 	case xmpp.PresenceChanged:

@@ -84,7 +84,17 @@ func (db *DB) AddNotice(n Notice) (Notice, bool, error) {
 
 // Notices returns up to limit notices, newest first. limit <= 0 means 50.
 func (db *DB) Notices(limit int) ([]Notice, error) {
-	rows, err := db.r.Query(`SELECT `+noticeCols+` FROM notices ORDER BY ts DESC, seq DESC LIMIT ?`, pageLimit(limit))
+	return db.noticeList(`SELECT `+noticeCols+` FROM notices ORDER BY ts DESC, seq DESC LIMIT ?`, limit)
+}
+
+// UnreadNoticeList returns up to limit unread notices, newest first.
+// limit <= 0 means 50.
+func (db *DB) UnreadNoticeList(limit int) ([]Notice, error) {
+	return db.noticeList(`SELECT `+noticeCols+` FROM notices WHERE read = 0 ORDER BY ts DESC, seq DESC LIMIT ?`, limit)
+}
+
+func (db *DB) noticeList(query string, limit int) ([]Notice, error) {
+	rows, err := db.r.Query(query, pageLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store: notices: %w", err)
 	}
@@ -133,6 +143,25 @@ func (db *DB) UnreadNotices() (int, error) {
 	var n int
 	if err := db.r.QueryRow(`SELECT count(*) FROM notices WHERE read = 0`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: unread notices: %w", err)
+	}
+	return n, nil
+}
+
+// MarkNoticesRead marks every notice with a seq up to and including upTo as
+// read and returns how many were unread. Seqs grow as notices are stored,
+// so a notice stored after the caller looked keeps its unread mark.
+func (db *DB) MarkNoticesRead(upTo int64) (int64, error) {
+	var n int64
+	err := db.writeTx(func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE notices SET read = 1 WHERE read = 0 AND seq <= ?`, upTo)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: mark notices read: %w", err)
 	}
 	return n, nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
@@ -86,6 +87,16 @@ func run(bin string) error {
 	if directory {
 		opts = prosodytest.DirectoryModules(opts)
 	}
+	// An administrator who has the server send notices, as an OA system
+	// wired into the server would (see prosodytest.NoticeOptions).
+	plugins, err := os.MkdirTemp("", "magpie-demo-plugins-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(plugins)
+	if opts, err = prosodytest.NoticeOptions(opts, "admin", plugins); err != nil {
+		return err
+	}
 	srv, err := prosodytest.Launch(opts)
 	if err != nil {
 		return err
@@ -107,6 +118,10 @@ func run(bin string) error {
 	defer stop()
 
 	me, err := srv.Register("zhangsan", password)
+	if err != nil {
+		return err
+	}
+	adminJID, err := srv.Register("admin", password)
 	if err != nil {
 		return err
 	}
@@ -203,6 +218,18 @@ func run(bin string) error {
 	for _, c := range offline { // they were only needed for the handshake
 		c.Close()
 	}
+	admin, err := connect(adminJID, xmpp.WithoutPresence())
+	if err != nil {
+		return fmt.Errorf("sign in admin: %w", err)
+	}
+	defer admin.Close()
+	go func() {
+		for range admin.Events() {
+		}
+	}()
+	if err := offlineNotices(ctx, admin, srv.Domain); err != nil {
+		return err
+	}
 
 	// The account, as `magpie login` would leave it, in a throw-away config
 	// folder (and the history in a throw-away data folder) so the user's
@@ -232,17 +259,22 @@ func run(bin string) error {
 
 	fmt.Printf("Demo server %s on %s. You are %s (password %q).\n", srv.Domain, srv.C2SAddr, me, password)
 	fmt.Println("Colleagues: 李四, 王五, 赵六 and 小助手 are online; 小助手 answers every message. Quit Magpie to end the demo.")
+	fmt.Println("The OA system left 3 notices while you were away, and the server announces maintenance after sign-in: see Notices.")
 	app := exec.CommandContext(ctx, bin)
-	app.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "XDG_DATA_HOME="+filepath.Join(config, "data"))
+	// Its own instance directory: the demo's Magpie runs beside the user's.
+	app.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "XDG_DATA_HOME="+filepath.Join(config, "data"),
+		"MAGPIE_INSTANCE_DIR="+filepath.Join(config, "instance"))
 	app.Stdout, app.Stderr = os.Stdout, os.Stderr
 	if err := app.Start(); err != nil {
 		return err
 	}
-	// 李四 greets once Magpie is online.
+	// 李四 greets once Magpie is online, and the server announces a
+	// maintenance window.
 	go func() {
 		for _, c := range online {
 			if strings.HasPrefix(c.Account().String(), "lisi@") {
 				greet(ctx, c, jid.MustParse(me))
+				announce(ctx, admin, srv.Domain)
 			}
 		}
 	}()
@@ -286,6 +318,35 @@ func serve(ctx context.Context, c *xmpp.Client, col colleague) {
 			_, _ = c.SendMessage(ctx, e.From.Bare(), reply)
 		}
 	}
+}
+
+// offlineNotices has the server send zhangsan, who is not signed in yet,
+// approval reminders from the OA system: offline storage keeps them, and
+// Magpie summarises them at sign-in.
+func offlineNotices(ctx context.Context, admin *xmpp.Client, domain string) error {
+	for i, n := range []struct{ subject, body string }{
+		{"审批提醒", "您有 1 张报销单待审批：差旅费 2,380 元（李四）。\n请在今天 17:00 前处理：https://oa.example.com/approve/1024\nExpense claim from Li Si waiting for your approval."},
+		{"审批提醒", "您有 1 个请假申请待审批：王五，11 月 27 日至 28 日年假。\n审批入口：https://oa.example.com/approve/1025"},
+		{"会议变更 Meeting moved", "周会改到下午三点，地点 3 号会议室。\nThe weekly meeting moved to 3 pm, room 3. Agenda: https://oa.example.com/meetings/42"},
+	} {
+		if _, err := admin.Send(ctx, xmpp.OutgoingMessage{To: jid.MustParse("zhangsan@notify." + domain), Type: stanza.NormalMessage,
+			Subject: n.subject, Body: n.body}); err != nil {
+			return fmt.Errorf("notice %d: %w", i+1, err)
+		}
+	}
+	return admin.Ping(ctx, jid.MustParse(domain))
+}
+
+// announce sends everyone online an announcement from the server (Prosody's
+// mod_announce), a little after 李四's greeting.
+func announce(ctx context.Context, admin *xmpp.Client, domain string) {
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return
+	}
+	_, _ = admin.Send(ctx, xmpp.OutgoingMessage{To: jid.MustParse(domain + "/announce/online"), Type: stanza.HeadlineMessage,
+		Subject: "系统维护通知", Body: "今晚 22:00–23:00 邮件和 OA 系统维护，期间无法登录，请提前保存工作。\nMail and OA maintenance tonight 22:00–23:00."})
 }
 
 // greet waits until Magpie's session is online, then says hello.

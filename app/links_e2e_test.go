@@ -1,0 +1,195 @@
+package app
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"magpie/xmpp"
+	"magpie/xmpp/bustest"
+	"magpie/xmpp/prosodytest"
+)
+
+// TestGUIHandsOverLinks runs the real binary under Xvfb, signed in with an
+// account from `magpie login`, and starts it again the way a browser does
+// for an xmpp: link: the second process hands the link to the first and
+// exits 0 at once, and the first opens the chat with the text in the entry.
+// The app's debug log (MAGPIE_DEBUG=1) says what it did, read back from the
+// widgets; xdotool checks the windows. MAGPIE_SCREENSHOTS=DIR keeps the
+// screenshots.
+func TestGUIHandsOverLinks(t *testing.T) {
+	bin := guiBinary(t)
+	if !bustest.InPrivateSession(t, true) {
+		return
+	}
+	if _, err := exec.LookPath("xdotool"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("xdotool is needed in CI: %v", err)
+		}
+		t.Skipf("xdotool not installed: %v", err)
+	}
+	display := startXvfb(t)
+	shots := os.Getenv("MAGPIE_SCREENSHOTS")
+	if shots == "" {
+		shots = t.TempDir()
+	}
+	srv := prosodytest.Start(t, prosodytest.Options{})
+	alice := srv.AddUser(t, "alice", "alice-pw")
+	bob := srv.AddUser(t, "bob", "bob-pw")
+	carol := srv.AddUser(t, "carol", "carol-pw")
+
+	// bob is in alice's roster, named, so his chat tab shows the name.
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	setup, err := xmpp.New(alice, xmpp.WithServer(srv.C2SAddr), xmpp.WithTrustedFingerprints(srv.Fingerprint),
+		xmpp.WithResource("setup"), xmpp.WithPassword(func(context.Context) (string, error) { return "alice-pw", nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.AddContact(ctx, jid.MustParse(bob), "Bob 鲍勃", []string{"研发部"}); err != nil {
+		t.Fatal(err)
+	}
+	setup.Close()
+	login := exec.Command(bin, "login", "--jid", alice, "--server", srv.C2SAddr, "--trust-fingerprint", srv.Fingerprint, "--password-stdin")
+	login.Stdin = strings.NewReader("alice-pw\n")
+	if out, err := login.CombinedOutput(); err != nil {
+		t.Fatalf("magpie login: %v\n%s", err, out)
+	}
+
+	// Every process gets the private bus's XDG_RUNTIME_DIR, so the hand-over
+	// stays inside this test.
+	env := append(os.Environ(), "DISPLAY="+display, "LANG=zh_CN.UTF-8", debugEnv+"=1")
+	logPath := filepath.Join(shots, "links-gui.log")
+	startGUI := func(args ...string) *exec.Cmd {
+		t.Helper()
+		logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { logFile.Close() })
+		gui := exec.Command(bin, args...)
+		gui.Env = env
+		gui.Stdout, gui.Stderr = logFile, logFile
+		if err := gui.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = gui.Process.Kill(); _ = gui.Wait() })
+		return gui
+	}
+	// waitLog waits for the app's log to hold want (count times).
+	waitLog := func(want string, count int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			log, _ := os.ReadFile(logPath)
+			if strings.Count(string(log), want) >= count {
+				return
+			}
+			if time.Now().After(deadline) {
+				screenshot(t, display, filepath.Join(shots, "links-failed.png"))
+				t.Fatalf("the app's log does not say %q (%d times):\n%s", want, count, log)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// again starts magpie the way the desktop does for a link, and checks
+	// that it hands over and exits 0 quickly.
+	again := func(args ...string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("magpie %q: %v\n%s", args, err, out)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("magpie %q took %v to hand over", args, d)
+		}
+		if len(out) > 0 {
+			t.Errorf("magpie %q printed %q", args, out)
+		}
+	}
+	windows := func(name string) int {
+		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", name)
+		cmd.Env = env
+		out, _ := cmd.Output()
+		return len(strings.Fields(string(out)))
+	}
+
+	// A link given to the first start waits for the automatic sign-in.
+	first := startGUI("xmpp:" + carol + "?message;body=%E7%99%BB%E5%BD%95%E5%89%8D%20before%20sign-in")
+	waitLog(`msg="xmpp link opened chat" to=`+carol+` action=message draft="登录前 before sign-in"`, 1)
+
+	// The browser's hand-over, in Chinese.
+	again("xmpp:" + bob + "?message;body=%E4%BD%A0%E5%A5%BD%EF%BC%8C%E4%B8%8B%E5%8D%88%E5%BC%80%E4%BC%9A%E5%90%97%EF%BC%9F")
+	waitLog(`msg="xmpp link opened chat" to=`+bob+` action=message draft=你好，下午开会吗？`, 1)
+	time.Sleep(500 * time.Millisecond) // drawn
+	screenshot(t, display, filepath.Join(shots, "links-handover.png"))
+	if n := windows("^聊天$"); n != 1 {
+		t.Errorf("%d chat windows shown, want 1", n)
+	}
+	if n := windows("^Magpie$"); n != 1 {
+		t.Errorf("%d contacts windows shown, want 1 (did a second app start?)", n)
+	}
+
+	// ?roster offers the add-contact form, filled in; ?join says that group
+	// chat does not exist yet.
+	again("xmpp:" + carol + "?roster;name=Carol%20%E5%8D%A1%E7%BD%97;group=%E7%A0%94%E5%8F%91%E9%83%A8")
+	waitLog(`msg="xmpp link offers to add a contact" to=`+carol+` name="Carol 卡罗" group=研发部`, 1)
+	time.Sleep(500 * time.Millisecond)
+	screenshot(t, display, filepath.Join(shots, "links-roster.png"))
+	again("xmpp:dev@conference.magpie.test?join")
+	waitLog(`msg="xmpp link: group chats not supported" room=dev@conference.magpie.test`, 1)
+	time.Sleep(500 * time.Millisecond)
+	screenshot(t, display, filepath.Join(shots, "links-join.png"))
+
+	// A plain second start brings Magpie forward; a command never goes
+	// through the hand-over; a broken link is explained by the running app.
+	again()
+	waitLog(`msg="arguments handed over" args=[]`, 1)
+	version := exec.Command(bin, "version")
+	version.Env = env
+	if out, err := version.Output(); err != nil || !strings.HasPrefix(string(out), "magpie ") {
+		t.Fatalf("magpie version beside the app: %v %q", err, out)
+	}
+	again("xmpp:" + bob + "?message;body")
+	waitLog(`msg="xmpp link refused"`, 1)
+	if n := strings.Count(readFile(t, logPath), `msg="arguments handed over"`); n != 5 {
+		t.Errorf("%d hand-overs logged, want 5", n)
+	}
+
+	// After a crash the socket is stale: the next start takes over.
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "magpie", "instance.sock")); err != nil {
+		t.Fatalf("no socket left by the killed app: %v", err)
+	}
+	startGUI("xmpp:" + bob + "?message;body=%E9%87%8D%E5%90%AF%E5%90%8E")
+	waitLog(`msg="xmpp link opened chat" to=`+bob+` action=message draft=重启后`, 1)
+	again("xmpp:" + carol + "?message;body=%E5%8F%88%E6%9D%A5%E4%BA%86")
+	waitLog(`msg="xmpp link opened chat" to=`+carol+` action=message draft=又来了`, 1)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

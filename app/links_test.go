@@ -1,0 +1,216 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"magpie/xmpp"
+)
+
+// linkFixture is a signed-in controller (not connected) whose debug log
+// goes to log.
+func linkFixture(t *testing.T) (*controller, *bytes.Buffer) {
+	t.Helper()
+	c := testController(t)
+	client, err := xmpp.New(me.String(), xmpp.WithPassword(func(context.Context) (string, error) { return "pw", nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.account = xmpp.AccountConfig{JID: me.String()}
+	c.client = client
+	c.main = newMainWindow(c)
+	c.chats = newChatWindows(c)
+	c.chats.run = (&workQueue{}).run
+	var log bytes.Buffer
+	c.log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() { c.chats.close(); c.main.close() })
+	return c, &log
+}
+
+// TestLinkPrefillsDraft: a message link opens the chat, focused, with the
+// body in the entry and the caret after it, and sends nothing.
+func TestLinkPrefillsDraft(t *testing.T) {
+	c, log := linkFixture(t)
+	c.openArgs([]string{"xmpp:bob@oa.example?message;body=%E4%BD%A0%E5%A5%BD%EF%BC%8CBob"})
+	tab, ok := c.chats.chats[bob.String()]
+	if !ok {
+		t.Fatalf("no chat with bob; chats: %v", c.chats.chats)
+	}
+	v := tab.view
+	if got := v.Draft(); got != "你好，Bob" {
+		t.Fatalf("draft %q", got)
+	}
+	if !c.chats.visible || c.chats.tabs.Selected() != tab.item {
+		t.Fatal("the chat is not shown")
+	}
+	if c.chats.win.Canvas().Focused() != v.entry {
+		t.Fatal("the entry does not have the focus")
+	}
+	if v.send.Disabled() {
+		t.Fatal("Send is disabled with a draft in the entry")
+	}
+	if len(v.msgs) != 0 {
+		t.Fatalf("a link sent a message: %+v", v.msgs)
+	}
+	if !strings.Contains(log.String(), `msg="xmpp link opened chat" to=bob@oa.example action=message draft=你好，Bob`) {
+		t.Fatalf("debug log:\n%s", log)
+	}
+	// The caret is at the end: typing goes after the text.
+	test.Type(v.entry, "!")
+	if got := v.Draft(); got != "你好，Bob!" {
+		t.Fatalf("after typing: %q", got)
+	}
+	// A second link to the same chat keeps what is there, the same link
+	// again adds nothing.
+	c.openArgs([]string{"xmpp:bob@oa.example?message;body=Second"})
+	c.openArgs([]string{"xmpp:bob@oa.example?message;body=Second"})
+	if got := v.Draft(); got != "你好，Bob!\nSecond" {
+		t.Fatalf("after a second link: %q", got)
+	}
+	if len(c.chats.chats) != 1 {
+		t.Fatalf("%d chats open", len(c.chats.chats))
+	}
+	// An IRI with a Chinese user name, and a link without a body, open
+	// their chats too; the second with an empty entry.
+	c.openArgs([]string{"xmpp:张三@oa.example?message;body=明天见", "xmpp:carol@oa.example"})
+	if tab := c.chats.chats["张三@oa.example"]; tab == nil || tab.view.Draft() != "明天见" {
+		t.Fatalf("chat with 张三: %+v", tab)
+	}
+	if tab := c.chats.chats[carol.String()]; tab == nil || tab.view.Draft() != "" || c.chats.tabs.Selected() != tab.item {
+		t.Fatal("the chat with carol is not the one shown")
+	}
+	if text := dialogTexts(c.main.win); text != "" {
+		t.Fatalf("a dialog over the contacts window: %q", text)
+	}
+}
+
+// TestLinkBeforeSignIn: a link that comes while signed out waits, with the
+// login window forward, and is applied at sign-in.
+func TestLinkBeforeSignIn(t *testing.T) {
+	c := testController(t)
+	c.newIdleSource = nil
+	c.toUI = func(func()) {} // the pump's work is not what this test is about
+	c.showLogin(xmpp.AccountConfig{JID: me.String()}, "")
+	c.openArgs([]string{"xmpp:bob@oa.example?message;body=%E4%BD%A0%E5%A5%BD"})
+	if len(c.pendingLinks) != 1 || c.chats != nil {
+		t.Fatalf("pending %v, chats %v", c.pendingLinks, c.chats)
+	}
+	client, err := xmpp.New(me.String(), xmpp.WithPassword(func(context.Context) (string, error) { return "pw", nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	c.signedIn(client, nil, xmpp.AccountConfig{JID: me.String()}, nil)
+	t.Cleanup(func() { c.chats.close(); c.main.close() })
+	tab := c.chats.chats[bob.String()]
+	if tab == nil || tab.view.Draft() != "你好" || !c.chats.visible {
+		t.Fatalf("after sign-in: chat %+v", tab)
+	}
+	if len(c.pendingLinks) != 0 {
+		t.Fatalf("still pending: %v", c.pendingLinks)
+	}
+}
+
+// TestLinkOffersContact: ?roster and ?subscribe open the add-contact form,
+// filled in from the link; nothing is added before the user says so.
+func TestLinkOffersContact(t *testing.T) {
+	for name, tc := range map[string]struct {
+		link string
+		want []string
+	}{
+		"roster": {"xmpp:carol@oa.example?roster;name=Carol%20%E5%8D%A1%E7%BD%97;group=%E7%A0%94%E5%8F%91%E9%83%A8",
+			[]string{"Add contact", "carol@oa.example", "Carol 卡罗", "研发部", "[Add]"}},
+		"subscribe": {"xmpp:lisi@oa.example?subscribe", []string{"Add contact", "lisi@oa.example", "[Add]"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, _ := linkFixture(t)
+			c.openArgs([]string{tc.link})
+			text := dialogTexts(c.main.win)
+			for _, want := range tc.want {
+				if !strings.Contains(text, want) {
+					t.Errorf("the form does not show %q:\n%s", want, text)
+				}
+			}
+			if len(c.chats.chats) != 0 {
+				t.Error("a chat was opened")
+			}
+		})
+	}
+}
+
+// TestLinkJoinNotSupported: a group chat link says that group chat does
+// not exist yet, naming the room.
+func TestLinkJoinNotSupported(t *testing.T) {
+	c, log := linkFixture(t)
+	c.openArgs([]string{"xmpp:dev@conference.oa.example/zhangsan?join;password=secret"})
+	text := dialogTexts(c.main.win)
+	if !strings.Contains(text, "Group chats are not supported yet, so Magpie cannot join dev@conference.oa.example.") {
+		t.Fatalf("the window shows %q", text)
+	}
+	if len(c.chats.chats) != 0 {
+		t.Fatal("a chat was opened")
+	}
+	if !strings.Contains(log.String(), "group chats not supported") {
+		t.Fatalf("debug log:\n%s", log)
+	}
+}
+
+// TestLinkProblems: a link that cannot be used says why, over the window
+// in front; signed out too.
+func TestLinkProblems(t *testing.T) {
+	for name, tc := range map[string]struct {
+		link, want string
+	}{
+		"invalid":       {"xmpp:bob@?message;body=hi", "Magpie cannot open the link xmpp:bob@?message;body=hi: address \"bob@\": no domain"},
+		"bad encoding":  {"xmpp:bob@oa.example?message;body=%FF", "is not UTF-8 text"},
+		"other account": {"xmpp://lisi@oa.example/bob@oa.example?message;body=hi", "This link is meant for the account lisi@oa.example, but you are signed in as me@oa.example."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, _ := linkFixture(t)
+			c.openArgs([]string{tc.link})
+			if text := dialogTexts(c.main.win); !strings.Contains(text, tc.want) {
+				t.Fatalf("the window shows %q, want %q", text, tc.want)
+			}
+			if len(c.chats.chats) != 0 {
+				t.Fatal("a chat was opened")
+			}
+		})
+	}
+	t.Run("signed out", func(t *testing.T) {
+		c := testController(t)
+		c.showLogin(xmpp.AccountConfig{}, "")
+		c.openArgs([]string{"xmpp:"})
+		if text := dialogTexts(c.loginWin); !strings.Contains(text, "Cannot open the link") {
+			t.Fatalf("the login window shows %q", text)
+		}
+		if len(c.pendingLinks) != 0 {
+			t.Fatal("an invalid link was kept")
+		}
+	})
+}
+
+// TestLinkOffersServerAddress: a ?roster link to a server, not a user,
+// fills the form in, and Add says what is wrong instead of failing.
+func TestLinkOffersServerAddress(t *testing.T) {
+	c, _ := linkFixture(t)
+	c.openArgs([]string{"xmpp:oa.example?roster"})
+	var add *widget.Button
+	for _, obj := range test.LaidOutObjects(c.main.win.Canvas().Overlays().Top()) {
+		if b, ok := obj.(*widget.Button); ok && b.Text == "Add" {
+			add = b
+		}
+	}
+	if add == nil {
+		t.Fatalf("no Add button in %q", dialogTexts(c.main.win))
+	}
+	test.Tap(add)
+	if text := dialogTexts(c.main.win); !strings.Contains(text, "The address oa.example is not a user's address (name@domain).") {
+		t.Fatalf("after Add the window shows %q", text)
+	}
+}

@@ -1,0 +1,207 @@
+package xmpp
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"magpie/xmpp/store"
+
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// Notice is an alert for the user rather than a conversation: an approval
+// waiting in the OA system, a meeting moved, an announcement from IT. See
+// "Notices" in the package documentation for which messages are notices.
+type Notice struct {
+	// Seq is the notice's place in the local store (0 without a store):
+	// what MarkNoticeRead takes.
+	Seq int64
+	// ID is the stanza id the sender chose (may be empty).
+	ID      string
+	From    jid.JID
+	Subject string
+	Body    string
+	// Time is when the notice was sent: the XEP-0203 delay stamp for one
+	// delivered late, else when it arrived.
+	Time time.Time
+	// Delayed is set on a notice that carried a delay stamp: one the server
+	// kept while the user was offline and delivered at sign-in.
+	Delayed bool
+	// Headline is set for a message of type headline, unset for normal.
+	Headline bool
+	Read     bool
+}
+
+// WithNoticeSenders names notifier accounts (an OA system's
+// "oa-notify@company.example", say) whose normal and headline messages are
+// notices, not chats, besides those of the server and broadcast.DOMAIN.
+// Each is a bare JID; New fails on one that does not parse.
+func WithNoticeSenders(jids ...string) Option {
+	return func(o *options) { o.noticeSenders = append(o.noticeSenders, jids...) }
+}
+
+// parseNoticeSenders turns JIDs given as text into the set of their bare
+// forms.
+func parseNoticeSenders(jids []string) (map[string]bool, error) {
+	set := make(map[string]bool, len(jids))
+	for _, s := range jids {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		j, err := jid.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("notice sender %q: %w", s, err)
+		}
+		set[j.Bare().String()] = true
+	}
+	return set, nil
+}
+
+// SetNoticeSenders replaces the notifier accounts set with
+// WithNoticeSenders; messages that arrive afterwards are sorted by the new
+// list.
+func (c *Client) SetNoticeSenders(jids ...string) error {
+	set, err := parseNoticeSenders(jids)
+	if err != nil {
+		return fmt.Errorf("xmpp: %w", err)
+	}
+	c.mu.Lock()
+	c.noticeSenders = set
+	c.mu.Unlock()
+	return nil
+}
+
+// NoticeSenders returns the configured notifier accounts (bare JIDs).
+func (c *Client) NoticeSenders() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.noticeSenders))
+	for j := range c.noticeSenders {
+		out = append(out, j)
+	}
+	return out
+}
+
+// isNoticeSender reports whether from is the own server, its broadcast
+// service, or a configured notifier account.
+func (c *Client) isNoticeSender(from jid.JID) bool {
+	domain := c.account.Domainpart()
+	if from.Localpart() == "" {
+		d := from.Domainpart()
+		if strings.EqualFold(d, domain) || strings.EqualFold(d, "broadcast."+domain) {
+			return true
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.noticeSenders[from.Bare().String()]
+}
+
+// isNotice decides whether an incoming message is a notice rather than a
+// chat. Headlines are alerts by definition (RFC 6121 §5.2.2: no reply
+// expected, not stored offline), so every headline is a notice whoever sent
+// it. A normal message is a notice only from the server, broadcast.DOMAIN
+// or a notifier account: many clients send chats as type normal (or with
+// no type, which means normal), so a normal message from a person is a chat.
+// Chat and groupchat messages are never notices.
+func (c *Client) isNotice(m Message) bool {
+	if m.Outgoing {
+		return false
+	}
+	switch m.Type {
+	case stanza.HeadlineMessage:
+		return true
+	case stanza.NormalMessage:
+		return c.isNoticeSender(m.From)
+	}
+	return false
+}
+
+// notice stores a notice in the inbox and reports it if it is new. Servers
+// often neither store headlines offline nor archive them, so this copy may
+// be the only one. A message with neither body nor subject is no notice.
+func (c *Client) notice(m Message) {
+	if m.Body == "" && m.Subject == "" {
+		return
+	}
+	n := Notice{ID: m.ID, From: m.From, Subject: m.Subject, Body: m.Body, Time: m.Time, Delayed: m.Delayed,
+		Headline: m.Type == stanza.HeadlineMessage}
+	if c.opts.store == nil {
+		c.events.push(NoticeReceived{n})
+		return
+	}
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		rec, added, err := db.AddNotice(store.Notice{From: m.From.String(), ID: m.ID, StanzaID: m.StanzaID,
+			Subject: m.Subject, Body: m.Body, Time: m.Time})
+		if err != nil {
+			c.log.Error("store notice", "err", err)
+			c.events.push(ErrorOccurred{Err: fmt.Errorf("xmpp: store a notice: %w", err)})
+		}
+		if added || err != nil { // a store failure must not hide it
+			n.Seq, n.Time = rec.Seq, rec.Time
+			if err != nil {
+				n.Time = m.Time
+			}
+			c.events.push(NoticeReceived{n})
+		}
+	})
+}
+
+// noticeFromRecord turns a stored notice back into a Notice.
+func noticeFromRecord(r store.Notice) Notice {
+	from, _ := jid.Parse(r.From)
+	return Notice{Seq: r.Seq, ID: r.ID, From: from, Subject: r.Subject, Body: r.Body, Time: r.Time, Read: r.Read}
+}
+
+// Notices returns up to limit stored notices, newest first (limit <= 0:
+// 50); with unreadOnly, only those not yet marked read. It reads the local
+// store, so it works offline.
+func (c *Client) Notices(limit int, unreadOnly bool) ([]Notice, error) {
+	if c.opts.store == nil {
+		return nil, ErrNoStore
+	}
+	var rs []store.Notice
+	var err error
+	if unreadOnly {
+		rs, err = c.opts.store.UnreadNoticeList(limit)
+	} else {
+		rs, err = c.opts.store.Notices(limit)
+	}
+	out := make([]Notice, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, noticeFromRecord(r))
+	}
+	return out, err
+}
+
+// UnreadNotices returns how many stored notices are unread.
+func (c *Client) UnreadNotices() (int, error) {
+	if c.opts.store == nil {
+		return 0, ErrNoStore
+	}
+	return c.opts.store.UnreadNotices()
+}
+
+// MarkNoticeRead marks the stored notice seq as read.
+func (c *Client) MarkNoticeRead(seq int64) error {
+	if c.opts.store == nil {
+		return ErrNoStore
+	}
+	return c.opts.store.MarkNoticeRead(seq)
+}
+
+// MarkNoticesRead marks every stored notice up to and including seq as
+// read: the ones a user has seen, not one that arrived meanwhile.
+func (c *Client) MarkNoticesRead(upTo int64) error {
+	if c.opts.store == nil {
+		return ErrNoStore
+	}
+	_, err := c.opts.store.MarkNoticesRead(upTo)
+	return err
+}
