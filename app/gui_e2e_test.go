@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/godbus/dbus/v5"
 	"mellium.im/xmpp/jid"
 
 	"magpie/xmpp"
@@ -78,20 +79,100 @@ func screenshot(t *testing.T, display, path string) {
 	}
 }
 
+// guiTest runs the real binary under Xvfb, on a private session bus with a
+// real keyring.
+type guiTest struct {
+	bin     string
+	display string
+	shots   string   // where screenshots and the app's log go
+	log     string   // the app's output, of every start
+	env     []string // the app's: DISPLAY, Chinese, the private bus
+}
+
+// newGUITest builds the binary, moves the test onto a private session bus
+// and starts Xvfb. It returns false in the process that only started the
+// test again on the bus. The app's output goes to logName in the screenshot
+// folder (MAGPIE_SCREENSHOTS=DIR keeps it, else a temporary one).
+func newGUITest(t *testing.T, logName string) (*guiTest, bool) {
+	t.Helper()
+	g := &guiTest{bin: guiBinary(t)}
+	if !bustest.InPrivateSession(t, true) {
+		return nil, false
+	}
+	g.display = startXvfb(t)
+	g.shots = os.Getenv("MAGPIE_SCREENSHOTS")
+	if g.shots == "" {
+		g.shots = t.TempDir()
+	}
+	g.log = filepath.Join(g.shots, logName)
+	if err := os.WriteFile(g.log, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g.env = append(os.Environ(), "DISPLAY="+g.display, "LANG=zh_CN.UTF-8")
+	return g, true
+}
+
+// login runs `magpie login` for account, as a user sets the app up; the app
+// signs in with it at the next start.
+func (g *guiTest) login(t *testing.T, srv *prosodytest.Server, account, password string) {
+	t.Helper()
+	login := exec.Command(g.bin, "login", "--jid", account, "--server", srv.C2SAddr, "--trust-fingerprint", srv.Fingerprint, "--password-stdin")
+	login.Stdin = strings.NewReader(password + "\n")
+	if out, err := login.CombinedOutput(); err != nil {
+		t.Fatalf("magpie login: %v\n%s", err, out)
+	}
+}
+
+// start starts the app with args, its output added to the log; the test's
+// end stops it.
+func (g *guiTest) start(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	logFile, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	gui := exec.Command(g.bin, args...)
+	gui.Env = g.env
+	gui.Stdout, gui.Stderr = logFile, logFile
+	if err := gui.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gui.Process.Kill(); _ = gui.Wait() })
+	return gui
+}
+
+// fail saves the screen as shot and fails with the app's log.
+func (g *guiTest) fail(t *testing.T, shot, format string, args ...any) {
+	t.Helper()
+	screenshot(t, g.display, filepath.Join(g.shots, shot))
+	log, _ := os.ReadFile(g.log)
+	t.Fatalf(format+"\n--- app log ---\n%s", append(args, log)...)
+}
+
+// signIn signs account in to srv with a client of its own (a colleague, or
+// a set-up step), trusting the server's certificate by fingerprint.
+func signIn(t *testing.T, ctx context.Context, srv *prosodytest.Server, account, password string, extra ...xmpp.Option) *xmpp.Client {
+	t.Helper()
+	c, err := xmpp.New(account, append([]xmpp.Option{xmpp.WithServer(srv.C2SAddr), xmpp.WithTrustedFingerprints(srv.Fingerprint),
+		xmpp.WithPassword(func(context.Context) (string, error) { return password, nil })}, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestGUISignsInAndReceives runs the real binary under Xvfb, with a real
 // keyring and Prosody: an account set up with `magpie login` is signed in
 // automatically at the next start, and a message from a colleague arrives.
 // MAGPIE_SCREENSHOTS=DIR keeps the screenshots.
 func TestGUISignsInAndReceives(t *testing.T) {
-	guiBinary(t)
-	if !bustest.InPrivateSession(t, true) {
+	g, ok := newGUITest(t, "gui.log")
+	if !ok {
 		return
-	}
-	bin := os.Getenv(guiBinEnv)
-	display := startXvfb(t)
-	shots := os.Getenv("MAGPIE_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
 	}
 	srv := prosodytest.Start(t, prosodytest.Options{})
 	alice := srv.AddUser(t, "alice", "alice-pw")
@@ -100,18 +181,7 @@ func TestGUISignsInAndReceives(t *testing.T) {
 	// alice and bob are contacts of each other.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	connect := func(account, pw string, extra ...xmpp.Option) *xmpp.Client {
-		c, err := xmpp.New(account, append([]xmpp.Option{xmpp.WithServer(srv.C2SAddr), xmpp.WithTrustedFingerprints(srv.Fingerprint),
-			xmpp.WithPassword(func(context.Context) (string, error) { return pw, nil })}, extra...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	bobClient := connect(bob, "bob-pw")
+	bobClient := signIn(t, ctx, srv, bob, "bob-pw")
 	defer bobClient.Close()
 	bobOnline := make(chan jid.JID, 1)
 	go func() {
@@ -130,7 +200,7 @@ func TestGUISignsInAndReceives(t *testing.T) {
 			}
 		}
 	}()
-	aliceSetup := connect(alice, "alice-pw", xmpp.WithResource("setup"))
+	aliceSetup := signIn(t, ctx, srv, alice, "alice-pw", xmpp.WithResource("setup"))
 	mutual := make(chan struct{})
 	go func() {
 		for e := range aliceSetup.Events() {
@@ -157,71 +227,19 @@ func TestGUISignsInAndReceives(t *testing.T) {
 	}
 	aliceSetup.Close()
 
-	login := exec.Command(bin, "login", "--jid", alice, "--server", srv.C2SAddr, "--trust-fingerprint", srv.Fingerprint, "--password-stdin")
-	login.Stdin = strings.NewReader("alice-pw\n")
-	if out, err := login.CombinedOutput(); err != nil {
-		t.Fatalf("magpie login: %v\n%s", err, out)
-	}
-
-	gui := exec.Command(bin)
-	gui.Env = append(os.Environ(), "DISPLAY="+display, "LANG=zh_CN.UTF-8")
-	guiLog, err := os.Create(filepath.Join(shots, "gui.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer guiLog.Close()
-	gui.Stdout, gui.Stderr = guiLog, guiLog
-	if err := gui.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = gui.Process.Kill(); _ = gui.Wait() })
+	g.login(t, srv, alice, "alice-pw")
+	gui := g.start(t)
 
 	var guiJID jid.JID
 	select {
 	case guiJID = <-bobOnline:
 	case <-time.After(30 * time.Second):
-		screenshot(t, display, filepath.Join(shots, "failed.png"))
-		log, _ := os.ReadFile(guiLog.Name())
-		t.Fatalf("the app did not sign in by itself with the account from 'magpie login'\n%s", log)
+		g.fail(t, "failed.png", "the app did not sign in by itself with the account from 'magpie login'")
 	}
 	time.Sleep(time.Second)
-	screenshot(t, display, filepath.Join(shots, "contacts.png"))
+	screenshot(t, g.display, filepath.Join(g.shots, "contacts.png"))
 
-	// Watch the session bus for desktop notifications.
-	monitor := exec.Command("dbus-monitor", "--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
-	monitorOut, err := monitor.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := monitor.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = monitor.Process.Kill(); _ = monitor.Wait() })
-	notified := make(chan string, 16)
-	go func() {
-		// dbus-monitor prints a header line per message, then its arguments
-		// indented; Notify's last argument is the int32 timeout.
-		sc := bufio.NewScanner(monitorOut)
-		var call strings.Builder
-		inNotify := false
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.HasPrefix(line, " ") { // a new message
-				inNotify = strings.HasPrefix(line, "method call") && strings.Contains(line, "member=Notify")
-				call.Reset()
-			}
-			if !inNotify {
-				continue
-			}
-			call.WriteString(line + "\n")
-			if strings.HasPrefix(strings.TrimSpace(line), "int32") {
-				notified <- call.String()
-				inNotify = false
-			}
-		}
-	}()
-	time.Sleep(300 * time.Millisecond) // dbus-monitor has subscribed
-
+	notified := watchNotify(t)
 	for _, body := range []string{"你好 Alice！下午三点开会，请看 https://oa.example/meeting/42", "Shall we go through the budget first?"} {
 		if _, err := bobClient.SendMessage(ctx, jid.MustParse(alice), body); err != nil {
 			t.Fatal(err)
@@ -239,14 +257,8 @@ func TestGUISignsInAndReceives(t *testing.T) {
 	}
 	// The messages wait unread: the tray menu (StatusNotifierItem with a
 	// dbusmenu, as desktop trays read it) shows the total.
-	deadline := time.Now().Add(10 * time.Second)
-	for layout := ""; !strings.Contains(layout, "未读消息：2"); layout = trayMenu(t) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the tray menu does not show 2 unread messages:\n%s", layout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	screenshot(t, display, filepath.Join(shots, "unread.png"))
+	waitTray(t, "未读消息：2")
+	screenshot(t, g.display, filepath.Join(g.shots, "unread.png"))
 	// The app's session is the real client core: it answers as Magpie.
 	name, _, _, err := bobClient.SoftwareVersion(ctx, guiJID)
 	if err != nil || name != "Magpie" {
@@ -257,24 +269,136 @@ func TestGUISignsInAndReceives(t *testing.T) {
 	}
 }
 
-// trayMenu returns the labels of the app's tray menu, read over D-Bus.
-func trayMenu(t *testing.T) string {
+// watchNotify reports each desktop notification sent on the session bus
+// (org.freedesktop.Notifications.Notify, as dbus-monitor prints it).
+func watchNotify(t *testing.T) <-chan string {
 	t.Helper()
-	names, err := exec.Command("dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
-		"/org/freedesktop/DBus", "org.freedesktop.DBus.ListNames").Output()
+	monitor := exec.Command("dbus-monitor", "--session", "type='method_call',interface='org.freedesktop.Notifications',member='Notify'")
+	out, err := monitor.StdoutPipe()
 	if err != nil {
-		t.Fatalf("list bus names: %v", err)
+		t.Fatal(err)
 	}
-	var item string
-	for _, f := range strings.Fields(string(names)) {
-		if strings.Contains(f, "org.kde.StatusNotifierItem-") {
-			item = strings.Trim(f, `"`)
+	if err := monitor.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = monitor.Process.Kill(); _ = monitor.Wait() })
+	calls := make(chan string, 64)
+	go func() {
+		// A header line per message, then its arguments indented; Notify's
+		// last argument is the int32 timeout.
+		sc := bufio.NewScanner(out)
+		var call strings.Builder
+		inNotify := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, " ") {
+				inNotify = strings.HasPrefix(line, "method call") && strings.Contains(line, "member=Notify")
+				call.Reset()
+			}
+			if !inNotify {
+				continue
+			}
+			call.WriteString(line + "\n")
+			if strings.HasPrefix(strings.TrimSpace(line), "int32") {
+				calls <- call.String()
+				inNotify = false
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // dbus-monitor has subscribed
+	return calls
+}
+
+// waitTray waits until the tray menu shows every one of labels.
+func waitTray(t *testing.T, labels ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		entries := trayEntries(t)
+		missing := ""
+		for _, l := range labels {
+			if _, ok := entries[l]; !ok {
+				missing = l
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tray menu does not show %q: %v", missing, entries)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// trayEntries reads the app's tray menu (StatusNotifierItem with a dbusmenu,
+// as tray hosts read it): label -> item id.
+func trayEntries(t *testing.T) map[string]int32 {
+	t.Helper()
+	conn, item := trayItem(t)
+	if item == "" {
+		return nil
+	}
+	var revision uint32
+	var root []any
+	call := conn.Object(item, "/StatusNotifierMenu").Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{"label"})
+	if err := call.Store(&revision, &root); err != nil {
+		t.Fatalf("read the tray menu: %v", err)
+	}
+	entries := map[string]int32{}
+	var walk func(node []any)
+	walk = func(node []any) {
+		if len(node) != 3 {
+			return
+		}
+		id, _ := node[0].(int32)
+		if props, ok := node[1].(map[string]dbus.Variant); ok {
+			if label, ok := props["label"].Value().(string); ok {
+				entries[label] = id
+			}
+		}
+		children, _ := node[2].([]dbus.Variant)
+		for _, child := range children {
+			if c, ok := child.Value().([]any); ok {
+				walk(c)
+			}
 		}
 	}
-	if item == "" {
-		return "(no tray item on the bus)"
+	walk(root)
+	return entries
+}
+
+// trayClick clicks the tray menu's entry labelled label, as a tray host
+// does (com.canonical.dbusmenu.Event "clicked").
+func trayClick(t *testing.T, label string) {
+	t.Helper()
+	id, ok := trayEntries(t)[label]
+	if !ok {
+		t.Fatalf("no tray menu entry %q in %v", label, trayEntries(t))
 	}
-	out, _ := exec.Command("dbus-send", "--session", "--print-reply", "--dest="+item, "/StatusNotifierMenu",
-		"com.canonical.dbusmenu.GetLayout", "int32:0", "int32:-1", "array:string:label").Output()
-	return string(out)
+	conn, item := trayItem(t)
+	call := conn.Object(item, "/StatusNotifierMenu").Call("com.canonical.dbusmenu.Event", 0, id, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix()))
+	if call.Err != nil {
+		t.Fatalf("click %q in the tray menu: %v", label, call.Err)
+	}
+}
+
+// trayItem finds the app's StatusNotifierItem on the session bus ("" when
+// there is none yet).
+func trayItem(t *testing.T) (*dbus.Conn, string) {
+	t.Helper()
+	conn, err := dbus.SessionBus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	if err := conn.BusObject().Call("org.freedesktop.DBus.ListNames", 0).Store(&names); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "org.kde.StatusNotifierItem-") {
+			return conn, n
+		}
+	}
+	return conn, ""
 }

@@ -14,6 +14,7 @@ import (
 
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/keyring/keyringtest"
 	"magpie/xmpp/prosodytest"
 	"magpie/xmpp/store"
 )
@@ -109,19 +110,8 @@ func newIdleFixture(t *testing.T, source func() (idleSource, error)) *idleFixtur
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	connect := func(account, password string, extra ...xmpp.Option) *xmpp.Client {
-		client, err := xmpp.New(account, append([]xmpp.Option{xmpp.WithServer(srv.C2SAddr), xmpp.WithTrustedFingerprints(srv.Fingerprint),
-			xmpp.WithPassword(func(context.Context) (string, error) { return password, nil })}, extra...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := client.Connect(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return client
-	}
 	f := &idleFixture{alice: alice, seen: make(chan xmpp.Presence, 100), ui: make(chan func(), 256)}
-	f.bob = connect(bob, "bob-pw")
+	f.bob = signIn(t, ctx, srv, bob, "bob-pw")
 	go func() {
 		for e := range f.bob.Events() {
 			if p, ok := e.(xmpp.PresenceChanged); ok && p.From.Bare().String() == alice {
@@ -132,7 +122,7 @@ func newIdleFixture(t *testing.T, source func() (idleSource, error)) *idleFixtur
 
 	a := test.NewTempApp(t)
 	dir := t.TempDir()
-	c := newController(a, "test", xmpp.NewAccountStore(filepath.Join(dir, "accounts.json")), keyring.NewStore(&memKeyring{m: map[string]string{}}))
+	c := newController(a, "test", xmpp.NewAccountStore(filepath.Join(dir, "accounts.json")), keyring.NewStore(&keyringtest.Memory{}))
 	c.newIdleSource = source
 	c.idleInterval = 20 * time.Millisecond
 	c.toUI = func(fn func()) { f.ui <- fn }
@@ -141,7 +131,7 @@ func newIdleFixture(t *testing.T, source func() (idleSource, error)) *idleFixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := connect(alice, "alice-pw", xmpp.WithStore(db))
+	client := signIn(t, ctx, srv, alice, "alice-pw", xmpp.WithStore(db))
 	// What signedIn does for presence: the windows, the pump, the idle
 	// watcher (the rest, e.g. the notices count, would read the store in
 	// the background and race with the test under Fyne's test driver).

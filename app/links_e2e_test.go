@@ -13,7 +13,6 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"magpie/xmpp"
-	"magpie/xmpp/bustest"
 	"magpie/xmpp/prosodytest"
 )
 
@@ -25,8 +24,8 @@ import (
 // widgets; xdotool checks the windows. MAGPIE_SCREENSHOTS=DIR keeps the
 // screenshots.
 func TestGUIHandsOverLinks(t *testing.T) {
-	bin := guiBinary(t)
-	if !bustest.InPrivateSession(t, true) {
+	g, ok := newGUITest(t, "links-gui.log")
+	if !ok {
 		return
 	}
 	if _, err := exec.LookPath("xdotool"); err != nil {
@@ -34,11 +33,6 @@ func TestGUIHandsOverLinks(t *testing.T) {
 			t.Fatalf("xdotool is needed in CI: %v", err)
 		}
 		t.Skipf("xdotool not installed: %v", err)
-	}
-	display := startXvfb(t)
-	shots := os.Getenv("MAGPIE_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
 	}
 	srv := prosodytest.Start(t, prosodytest.Options{})
 	alice := srv.AddUser(t, "alice", "alice-pw")
@@ -48,56 +42,28 @@ func TestGUIHandsOverLinks(t *testing.T) {
 	// bob is in alice's roster, named, so his chat tab shows the name.
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	setup, err := xmpp.New(alice, xmpp.WithServer(srv.C2SAddr), xmpp.WithTrustedFingerprints(srv.Fingerprint),
-		xmpp.WithResource("setup"), xmpp.WithPassword(func(context.Context) (string, error) { return "alice-pw", nil }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := setup.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
+	setup := signIn(t, ctx, srv, alice, "alice-pw", xmpp.WithResource("setup"))
 	if err := setup.AddContact(ctx, jid.MustParse(bob), "Bob 鲍勃", []string{"研发部"}); err != nil {
 		t.Fatal(err)
 	}
 	setup.Close()
-	login := exec.Command(bin, "login", "--jid", alice, "--server", srv.C2SAddr, "--trust-fingerprint", srv.Fingerprint, "--password-stdin")
-	login.Stdin = strings.NewReader("alice-pw\n")
-	if out, err := login.CombinedOutput(); err != nil {
-		t.Fatalf("magpie login: %v\n%s", err, out)
-	}
+	g.login(t, srv, alice, "alice-pw")
 
 	// Every process gets the private bus's XDG_RUNTIME_DIR, so the hand-over
 	// stays inside this test.
-	env := append(os.Environ(), "DISPLAY="+display, "LANG=zh_CN.UTF-8", debugEnv+"=1")
-	logPath := filepath.Join(shots, "links-gui.log")
-	startGUI := func(args ...string) *exec.Cmd {
-		t.Helper()
-		logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { logFile.Close() })
-		gui := exec.Command(bin, args...)
-		gui.Env = env
-		gui.Stdout, gui.Stderr = logFile, logFile
-		if err := gui.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = gui.Process.Kill(); _ = gui.Wait() })
-		return gui
-	}
+	g.env = append(g.env, debugEnv+"=1")
+
 	// waitLog waits for the app's log to hold want (count times).
 	waitLog := func(want string, count int) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			log, _ := os.ReadFile(logPath)
+			log, _ := os.ReadFile(g.log)
 			if strings.Count(string(log), want) >= count {
 				return
 			}
 			if time.Now().After(deadline) {
-				screenshot(t, display, filepath.Join(shots, "links-failed.png"))
-				t.Fatalf("the app's log does not say %q (%d times):\n%s", want, count, log)
+				g.fail(t, "links-failed.png", "the app's log does not say %q (%d times)", want, count)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -108,8 +74,8 @@ func TestGUIHandsOverLinks(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = env
+		cmd := exec.CommandContext(ctx, g.bin, args...)
+		cmd.Env = g.env
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -124,20 +90,20 @@ func TestGUIHandsOverLinks(t *testing.T) {
 	}
 	windows := func(name string) int {
 		cmd := exec.Command("xdotool", "search", "--onlyvisible", "--name", name)
-		cmd.Env = env
+		cmd.Env = g.env
 		out, _ := cmd.Output()
 		return len(strings.Fields(string(out)))
 	}
 
 	// A link given to the first start waits for the automatic sign-in.
-	first := startGUI("xmpp:" + carol + "?message;body=%E7%99%BB%E5%BD%95%E5%89%8D%20before%20sign-in")
+	first := g.start(t, "xmpp:"+carol+"?message;body=%E7%99%BB%E5%BD%95%E5%89%8D%20before%20sign-in")
 	waitLog(`msg="xmpp link opened chat" to=`+carol+` action=message draft="登录前 before sign-in"`, 1)
 
 	// The browser's hand-over, in Chinese.
 	again("xmpp:" + bob + "?message;body=%E4%BD%A0%E5%A5%BD%EF%BC%8C%E4%B8%8B%E5%8D%88%E5%BC%80%E4%BC%9A%E5%90%97%EF%BC%9F")
 	waitLog(`msg="xmpp link opened chat" to=`+bob+` action=message draft=你好，下午开会吗？`, 1)
 	time.Sleep(500 * time.Millisecond) // drawn
-	screenshot(t, display, filepath.Join(shots, "links-handover.png"))
+	screenshot(t, g.display, filepath.Join(g.shots, "links-handover.png"))
 	if n := windows("^聊天$"); n != 1 {
 		t.Errorf("%d chat windows shown, want 1", n)
 	}
@@ -150,24 +116,24 @@ func TestGUIHandsOverLinks(t *testing.T) {
 	again("xmpp:" + carol + "?roster;name=Carol%20%E5%8D%A1%E7%BD%97;group=%E7%A0%94%E5%8F%91%E9%83%A8")
 	waitLog(`msg="xmpp link offers to add a contact" to=`+carol+` name="Carol 卡罗" group=研发部`, 1)
 	time.Sleep(500 * time.Millisecond)
-	screenshot(t, display, filepath.Join(shots, "links-roster.png"))
+	screenshot(t, g.display, filepath.Join(g.shots, "links-roster.png"))
 	again("xmpp:dev@conference.magpie.test?join")
 	waitLog(`msg="xmpp link: group chats not supported" room=dev@conference.magpie.test`, 1)
 	time.Sleep(500 * time.Millisecond)
-	screenshot(t, display, filepath.Join(shots, "links-join.png"))
+	screenshot(t, g.display, filepath.Join(g.shots, "links-join.png"))
 
 	// A plain second start brings Magpie forward; a command never goes
 	// through the hand-over; a broken link is explained by the running app.
 	again()
 	waitLog(`msg="arguments handed over" args=[]`, 1)
-	version := exec.Command(bin, "version")
-	version.Env = env
+	version := exec.Command(g.bin, "version")
+	version.Env = g.env
 	if out, err := version.Output(); err != nil || !strings.HasPrefix(string(out), "magpie ") {
 		t.Fatalf("magpie version beside the app: %v %q", err, out)
 	}
 	again("xmpp:" + bob + "?message;body")
 	waitLog(`msg="xmpp link refused"`, 1)
-	if n := strings.Count(readFile(t, logPath), `msg="arguments handed over"`); n != 5 {
+	if n := strings.Count(readFile(t, g.log), `msg="arguments handed over"`); n != 5 {
 		t.Errorf("%d hand-overs logged, want 5", n)
 	}
 
@@ -179,7 +145,7 @@ func TestGUIHandsOverLinks(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "magpie", "instance.sock")); err != nil {
 		t.Fatalf("no socket left by the killed app: %v", err)
 	}
-	startGUI("xmpp:" + bob + "?message;body=%E9%87%8D%E5%90%AF%E5%90%8E")
+	g.start(t, "xmpp:"+bob+"?message;body=%E9%87%8D%E5%90%AF%E5%90%8E")
 	waitLog(`msg="xmpp link opened chat" to=`+bob+` action=message draft=重启后`, 1)
 	again("xmpp:" + carol + "?message;body=%E5%8F%88%E6%9D%A5%E4%BA%86")
 	waitLog(`msg="xmpp link opened chat" to=`+carol+` action=message draft=又来了`, 1)

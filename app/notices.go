@@ -249,28 +249,24 @@ func (n *noticeInbox) show() {
 // markRead marks one notice read in the store, then counts again.
 func (n *noticeInbox) markRead(seq int64) {
 	src := n.src
-	n.c.background()(func() func() {
-		err := src.MarkNoticeRead(seq)
-		return func() {
-			if err != nil {
-				fyne.LogError("mark notice read", err)
-			}
-			if !n.closed {
-				n.refreshCount()
-			}
-		}
-	})
+	n.markThenCount("mark notice read", func() error { return src.MarkNoticeRead(seq) })
 }
 
 // markAllRead marks the notices up to upTo read in the store (not one that
 // arrived since the user looked), then counts again.
 func (n *noticeInbox) markAllRead(upTo int64) {
 	src := n.src
+	n.markThenCount("mark notices read", func() error { return src.MarkNoticesRead(upTo) })
+}
+
+// markThenCount runs mark in the background, then, back on the UI, logs
+// its error as what and counts the unread notices again.
+func (n *noticeInbox) markThenCount(what string, mark func() error) {
 	n.c.background()(func() func() {
-		err := src.MarkNoticesRead(upTo)
+		err := mark()
 		return func() {
 			if err != nil {
-				fyne.LogError("mark notices read", err)
+				fyne.LogError(what, err)
 			}
 			if !n.closed {
 				n.refreshCount()

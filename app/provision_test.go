@@ -7,55 +7,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2/test"
-	gokeyring "github.com/zalando/go-keyring"
 
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/keyring/keyringtest"
 	"magpie/xmpp/prosodytest"
 	"magpie/xmpp/provision"
 )
-
-// memKeyring is a keyring in memory, to see what the app keeps.
-type memKeyring struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (k *memKeyring) Get(service, user string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if p, ok := k.m[service+"/"+user]; ok {
-		return p, nil
-	}
-	return "", gokeyring.ErrNotFound
-}
-
-func (k *memKeyring) Set(service, user, password string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[service+"/"+user] = password
-	return nil
-}
-
-func (k *memKeyring) Delete(service, user string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.m[service+"/"+user]; !ok {
-		return gokeyring.ErrNotFound
-	}
-	delete(k.m, service+"/"+user)
-	return nil
-}
-
-func (k *memKeyring) has(user string) bool {
-	_, err := k.Get(keyring.Service, user)
-	return err == nil
-}
 
 // provisioningFor writes a provisioning file for the test server and
 // returns its path; extra is appended (more keys, or other tables).
@@ -88,7 +50,7 @@ remember = false
 
 // provisionedController is a signed-out controller with the provisioning
 // at path, whose background work comes back to the test through ui.
-func provisionedController(t *testing.T, path string, secrets *memKeyring) (*controller, chan func()) {
+func provisionedController(t *testing.T, path string, secrets *keyringtest.Memory) (*controller, chan func()) {
 	t.Helper()
 	a := test.NewTempApp(t)
 	dir := t.TempDir()
@@ -133,7 +95,10 @@ func TestProvisionedSignIn(t *testing.T) {
 	srv := prosodytest.Start(t, prosodytest.Options{})
 	account := srv.AddUser(t, "alice", "alice-pw")
 	path := provisioningFor(t, srv, srv.Fingerprint, "")
-	secrets := &memKeyring{m: map[string]string{keyring.Service + "/" + account: "an old password"}}
+	secrets := &keyringtest.Memory{}
+	if err := secrets.Set(keyring.Service, account, "an old password"); err != nil {
+		t.Fatal(err)
+	}
 	c, ui := provisionedController(t, path, secrets)
 	if c.provisionErr != nil {
 		t.Fatal(c.provisionErr)
@@ -185,7 +150,7 @@ func TestProvisionedSignIn(t *testing.T) {
 		t.Fatal("remember or auto sign-in saved as on")
 	}
 	// The password the keyring had from before is removed, not replaced.
-	for deadline := time.Now().Add(5 * time.Second); secrets.has(account); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); secrets.Has(keyring.Service, account); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the keyring still holds a password for the account")
 		}
@@ -203,7 +168,7 @@ func TestProvisionedCertificateMismatch(t *testing.T) {
 	srv := prosodytest.Start(t, prosodytest.Options{})
 	srv.AddUser(t, "alice", "alice-pw")
 	path := provisioningFor(t, srv, strings.Repeat("ab", 32), "")
-	c, ui := provisionedController(t, path, &memKeyring{m: map[string]string{}})
+	c, ui := provisionedController(t, path, &keyringtest.Memory{})
 	c.showLogin(xmpp.AccountConfig{}, "")
 	test.Type(c.login.account, "alice")
 	test.Type(c.login.password, "alice-pw")
@@ -225,7 +190,7 @@ func TestBrokenProvisioningShown(t *testing.T) {
 	if err := os.WriteFile(path, []byte("domain = \"oa.example\"\n\n[server]\nhost = \"im.oa.example\"\nport = 70000\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := provisionedController(t, path, &memKeyring{m: map[string]string{}})
+	c, _ := provisionedController(t, path, &keyringtest.Memory{})
 	var pe *provision.Error
 	if !errors.As(c.provisionErr, &pe) || pe.Line != 5 {
 		t.Fatalf("load error %v", c.provisionErr)

@@ -204,6 +204,18 @@ func follow(t *testing.T, watcher, target *Client, targetEvents *recorder) {
 	}
 }
 
+// aliceSeesBob starts Prosody and signs alice and bob in, with alice
+// subscribed to bob's presence and already seeing him online.
+func aliceSeesBob(t *testing.T) (alice *Client, aliceEv *recorder, bob *Client, bobEv *recorder) {
+	t.Helper()
+	srv := startProsody(t)
+	alice, aliceEv = online(t, srv, "alice")
+	bob, bobEv = online(t, srv, "bob")
+	follow(t, alice, bob, bobEv)
+	waitFor(t, aliceEv, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
+	return alice, aliceEv, bob, bobEv
+}
+
 // Cut closes every connection through the proxy at once, like a network
 // that dropped (the client sees a reset or EOF).
 func (p *freezeProxy) Cut() {

@@ -11,12 +11,8 @@ import (
 // XEP-0319 time, and a later plain presence clears it.
 func TestIdlePresenceSeenByPeer(t *testing.T) {
 	t.Parallel()
-	srv := startProsody(t)
-	alice, aliceEv := online(t, srv, "alice")
-	bob, bobEv := online(t, srv, "bob")
+	_, aliceEv, bob, _ := aliceSeesBob(t)
 	ctx := ctxT(t)
-	follow(t, alice, bob, bobEv)
-	waitFor(t, aliceEv, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
 
 	since := time.Now().Add(-12 * time.Minute).Truncate(time.Second)
 	mark := aliceEv.mark()

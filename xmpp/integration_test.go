@@ -378,12 +378,8 @@ func TestKeepAliveNoticesDeadLink(t *testing.T) {
 
 func TestCleanSignOut(t *testing.T) {
 	t.Parallel()
-	srv := startProsody(t)
-	alice, aliceEv := online(t, srv, "alice")
-	bob, bobEv := online(t, srv, "bob")
+	alice, aliceEv, bob, _ := aliceSeesBob(t) // so alice sees bob leave
 	ctx := ctxT(t)
-	follow(t, alice, bob, bobEv) // so alice sees bob leave
-	waitFor(t, aliceEv, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
 	start := time.Now()
 	bob.Close()
 	if d := time.Since(start); d > 2*time.Second {
@@ -400,12 +396,8 @@ func TestCleanSignOut(t *testing.T) {
 
 func TestAppearOffline(t *testing.T) {
 	t.Parallel()
-	srv := startProsody(t)
-	alice, aliceEv := online(t, srv, "alice")
-	bob, bobEv := online(t, srv, "bob")
+	_, aliceEv, bob, _ := aliceSeesBob(t)
 	ctx := ctxT(t)
-	follow(t, alice, bob, bobEv)
-	waitFor(t, aliceEv, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
 	mark := aliceEv.mark()
 	if err := bob.AppearOffline(ctx); err != nil {
 		t.Fatal(err)

@@ -9,50 +9,17 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	gokeyring "github.com/zalando/go-keyring"
 	"mellium.im/xmpp/jid"
 
 	"magpie/xmpp"
 	"magpie/xmpp/keyring"
+	"magpie/xmpp/keyring/keyringtest"
 	"magpie/xmpp/prosodytest"
+	"magpie/xmpp/store"
 )
-
-// memKeyring answers like go-keyring, in memory. The real Secret Service is
-// exercised by the end-to-end test of the built binary (package main).
-type memKeyring struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (k *memKeyring) Get(service, user string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if p, ok := k.m[service+"/"+user]; ok {
-		return p, nil
-	}
-	return "", gokeyring.ErrNotFound
-}
-
-func (k *memKeyring) Set(service, user, password string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[service+"/"+user] = password
-	return nil
-}
-
-func (k *memKeyring) Delete(service, user string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.m[service+"/"+user]; !ok {
-		return gokeyring.ErrNotFound
-	}
-	delete(k.m, service+"/"+user)
-	return nil
-}
 
 type result struct {
 	code           int
@@ -60,16 +27,18 @@ type result struct {
 }
 
 // harness runs commands in-process with one keyring and accounts file, as
-// one user's machine would have.
+// one user's machine would have. The keyring is in memory; the real Secret
+// Service is exercised by the end-to-end test of the built binary (package
+// main).
 type harness struct {
 	t        *testing.T
-	keyring  *memKeyring
+	keyring  *keyringtest.Memory
 	accounts *xmpp.AccountStore
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Setenv("XDG_DATA_HOME", t.TempDir()) // the message history
-	return &harness{t: t, keyring: &memKeyring{m: map[string]string{}},
+	return &harness{t: t, keyring: &keyringtest.Memory{},
 		accounts: xmpp.NewAccountStore(filepath.Join(t.TempDir(), "accounts.json"))}
 }
 
@@ -88,6 +57,90 @@ func (r result) expect(t *testing.T, code int, stderrHas string) {
 	t.Helper()
 	if r.code != code || !strings.Contains(r.stderr, stderrHas) {
 		t.Fatalf("exit %d, stderr %q, stdout %q; want exit %d with %q", r.code, r.stderr, r.stdout, code, stderrHas)
+	}
+}
+
+// openStore opens the message store that commands for account use (in the
+// harness's XDG_DATA_HOME), to fill it before a command reads it.
+func (h *harness) openStore(account string) (*store.DB, string) {
+	h.t.Helper()
+	path, err := store.DefaultPath(account)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	db, err := store.Open(path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return db, path
+}
+
+// listening is a `listen --json` running in the background.
+type listening struct {
+	t      *testing.T
+	lines  <-chan map[string]any
+	stderr bytes.Buffer
+	done   chan int
+}
+
+// listen runs `listen args...` (with --json among them) in the background
+// and reads the JSON lines it prints.
+func (h *harness) listen(stdin string, args ...string) *listening {
+	t := h.t
+	out, w := io.Pipe()
+	l := &listening{t: t, done: make(chan int, 1)}
+	go func() {
+		l.done <- Run(h.env(stdin, w, &l.stderr), append([]string{"listen"}, args...))
+		w.Close()
+	}()
+	lines := make(chan map[string]any, 100)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Errorf("listen printed a line that is not JSON: %q", sc.Text())
+				continue
+			}
+			lines <- m
+		}
+		close(lines)
+	}()
+	l.lines = lines
+	return l
+}
+
+// next returns the next line that matches, passing over the others; what
+// names it in the failure.
+func (l *listening) next(what string, match func(map[string]any) bool) map[string]any {
+	l.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m, ok := <-l.lines:
+			if !ok {
+				l.t.Fatalf("listen ended before %s; stderr %q", what, l.stderr.String())
+			}
+			if match(m) {
+				return m
+			}
+		case <-timeout:
+			l.t.Fatalf("listen printed no %s; stderr %q", what, l.stderr.String())
+		}
+	}
+}
+
+// exited checks that listen ends by itself (--count), with ExitOK.
+func (l *listening) exited() {
+	l.t.Helper()
+	select {
+	case code := <-l.done:
+		if code != ExitOK {
+			l.t.Fatalf("listen exited %d: %s", code, l.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		l.t.Fatal("listen did not exit after --count lines")
 	}
 }
 
@@ -127,51 +180,13 @@ func TestCommandLine(t *testing.T) {
 	}
 
 	// bob listens (password on stdin, settings on the command line).
-	listenOut, listenW := io.Pipe()
-	var listenErr bytes.Buffer
-	listenDone := make(chan int, 1)
-	go func() {
-		env := h.env("bob-pw\n", listenW, &listenErr)
-		listenDone <- Run(env, append([]string{"listen", "--jid", bob, "--password-stdin", "--json", "--count", "2",
-			"--show", "away", "--status", "在开会"}, conn...))
-		listenW.Close()
-	}()
-	lines := make(chan map[string]any, 100)
-	go func() {
-		sc := bufio.NewScanner(listenOut)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-				t.Errorf("listen printed a line that is not JSON: %q", sc.Text())
-				continue
-			}
-			lines <- m
-		}
-		close(lines)
-	}()
-	next := func(want func(map[string]any) bool) map[string]any {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case m, ok := <-lines:
-				if !ok {
-					t.Fatalf("listen ended; stderr %q", listenErr.String())
-				}
-				if want(m) {
-					return m
-				}
-			case <-timeout:
-				t.Fatalf("listen printed nothing matching; stderr %q", listenErr.String())
-			}
-		}
-	}
-	next(func(m map[string]any) bool { return m["type"] == "state" && m["state"] == "online" })
+	listen := h.listen("bob-pw\n", append([]string{"--jid", bob, "--password-stdin", "--json", "--count", "2",
+		"--show", "away", "--status", "在开会"}, conn...)...)
+	listen.next("online state", func(m map[string]any) bool { return m["type"] == "state" && m["state"] == "online" })
 
 	// alice sends with only --jid: settings from the file, password from the keyring.
 	h.run("", "send", "--jid", alice, bob, "你好", "Bob!").expect(t, ExitOK, "")
-	got := next(func(m map[string]any) bool { return m["type"] == "message" })
+	got := listen.next("message", func(m map[string]any) bool { return m["type"] == "message" })
 	if got["body"] != "你好 Bob!" || !strings.HasPrefix(got["from"].(string), alice+"/") || got["id"] == "" {
 		t.Fatalf("listen printed %v", got)
 	}
@@ -181,18 +196,11 @@ func TestCommandLine(t *testing.T) {
 	}
 	// The text can come from standard input too, e.g. from a script.
 	h.run("第二行\nline two\n", "send", "--jid", alice, bob).expect(t, ExitOK, "")
-	got = next(func(m map[string]any) bool { return m["type"] == "message" })
+	got = listen.next("message", func(m map[string]any) bool { return m["type"] == "message" })
 	if got["body"] != "第二行\nline two" {
 		t.Fatalf("listen printed %v", got)
 	}
-	select {
-	case code := <-listenDone:
-		if code != ExitOK {
-			t.Fatalf("listen --count 2 exited %d: %s", code, listenErr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("listen --count 2 did not exit after two messages")
-	}
+	listen.exited()
 
 	// A message to nobody is reported as not delivered.
 	h.run("", "send", "--jid", alice, "nobody@"+srv.Domain, "hello?").expect(t, ExitError, "not delivered")

@@ -17,14 +17,7 @@ import (
 func TestHistory(t *testing.T) {
 	h := newHarness(t) // with its own XDG_DATA_HOME
 	const me, lisi, wang = "zhangsan@oa.test", "lisi@oa.test", "wangwu@oa.test"
-	path, err := store.DefaultPath(me)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := h.openStore(me)
 	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	msgs := []store.Message{
 		{Peer: lisi, Dir: store.Incoming, ID: "1", Type: "chat", Body: "请审批报销单", Time: at},

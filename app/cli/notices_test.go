@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -27,14 +25,7 @@ func TestNotices(t *testing.T) {
 	if r.stdout != "No notices.\n" {
 		t.Fatalf("empty inbox: %q", r.stdout)
 	}
-	path, err := store.DefaultPath(me)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, _ := h.openStore(me)
 	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	for i, n := range []store.Notice{
 		{From: "oa.test", ID: "n1", Subject: "审批提醒", Body: "您有 3 条报销单待审批\nhttps://oa.test/approve/42", Time: at},
@@ -127,43 +118,9 @@ func TestListenReportsNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, w := io.Pipe()
-	var stderr strings.Builder
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(h.env("bob-pw\n", w, &stderr), append([]string{"listen", "--jid", bob, "--password-stdin", "--json", "--count", "2"}, conn...))
-		w.Close()
-	}()
-	lines := make(chan map[string]any, 100)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var m map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &m); err == nil {
-				t.Logf("listen: %s", sc.Bytes())
-				lines <- m
-			}
-		}
-		close(lines)
-	}()
-	next := func() map[string]any {
-		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case m, ok := <-lines:
-				if !ok {
-					t.Fatalf("listen ended; stderr %q", stderr.String())
-				}
-				if m["type"] == "notice" {
-					return m
-				}
-			case <-timeout:
-				t.Fatalf("listen printed no notice; stderr %q\n%s", stderr.String(), srv.Log())
-			}
-		}
-	}
-	delayed := next()
+	listen := h.listen("bob-pw\n", append([]string{"--jid", bob, "--password-stdin", "--json", "--count", "2"}, conn...)...)
+	isNotice := func(m map[string]any) bool { return m["type"] == "notice" }
+	delayed := listen.next("offline notice", isNotice)
 	if delayed["from"] != srv.Domain || delayed["subject"] != "审批提醒" || delayed["body"] != "您有 1 条请假单待审批" ||
 		delayed["delayed"] != true || delayed["time"] == "" {
 		t.Fatalf("the offline notice: %v", delayed)
@@ -172,19 +129,12 @@ func TestListenReportsNotices(t *testing.T) {
 		Subject: "系统维护", Body: "今晚 22:00 系统维护"}); err != nil {
 		t.Fatal(err)
 	}
-	live := next()
+	live := listen.next("announcement", isNotice)
 	if live["from"] != srv.Domain || live["subject"] != "系统维护" || live["body"] != "今晚 22:00 系统维护" ||
 		live["delayed"] != false || live["headline"] != true {
 		t.Fatalf("the announcement: %v", live)
 	}
-	select {
-	case code := <-done:
-		if code != ExitOK {
-			t.Fatalf("listen --count 2 exited %d: %s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("listen --count 2 did not end after two notices")
-	}
+	listen.exited()
 
 	r := h.run("", "notices", "--jid", bob, "--json")
 	r.expect(t, ExitOK, "")

@@ -100,7 +100,7 @@ func TestProvisionedCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.run("alice-pw\n", "login", "--jid", "alice", "--password-stdin").expect(t, ExitOK, "")
-	if h.keyring.has(alice) {
+	if h.keyring.Has(keyring.Service, alice) {
 		t.Fatal("login saved the password although the provisioning forbids it")
 	}
 	h.run("", "send", "--jid", "alice", bob, "hi").expect(t, ExitUsage, "--password-stdin")
@@ -118,9 +118,4 @@ func TestProvisionedCommands(t *testing.T) {
 	}
 	h.run("", "provisioning").expect(t, ExitError, path+":4:1: server.port")
 	h.run("", "provisioning", filepath.Join(config, "nothing.toml")).expect(t, ExitOK, "")
-}
-
-func (k *memKeyring) has(user string) bool {
-	_, err := k.Get(keyring.Service, user)
-	return err == nil
 }

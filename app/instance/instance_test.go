@@ -40,6 +40,48 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// handsOver hands args over to the instance serving dir, and checks that
+// it receives them.
+func handsOver(t *testing.T, dir string, tr transport, got <-chan []string, args []string) {
+	t.Helper()
+	if err := handOver(ctxFor(t, 5*time.Second), dir, args, tr); err != nil {
+		t.Fatalf("handOver(%q): %v", args, err)
+	}
+	received(t, got, args)
+}
+
+// handsOverBeforeAcquire starts handing args over to dir before anyone
+// serves there, acquires dir 200 ms later, and checks that the hand-over
+// kept trying and arrived.
+func handsOverBeforeAcquire(t *testing.T, dir string, tr transport, args []string) {
+	t.Helper()
+	result := make(chan error, 1)
+	go func() { result <- handOver(ctxFor(t, 5*time.Second), dir, args, tr) }()
+	time.Sleep(200 * time.Millisecond)
+	in, err := acquire(dir, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := serve(t, in)
+	if err := <-result; err != nil {
+		t.Fatal(err)
+	}
+	received(t, got, args)
+}
+
+// received checks that the next hand-over got is want.
+func received(t *testing.T, got <-chan []string, want []string) {
+	t.Helper()
+	select {
+	case a := <-got:
+		if !reflect.DeepEqual(a, want) {
+			t.Fatalf("received %q, want %q", a, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first instance received nothing")
+	}
+}
+
 // TestSecondHandsOver: the second claim in the same directory learns that
 // Magpie runs, and its arguments reach the first.
 func TestSecondHandsOver(t *testing.T) {
@@ -59,17 +101,7 @@ func TestSecondHandsOver(t *testing.T) {
 				{}, // a plain second start: come forward
 				{"xmpp:a@b", "xmpp:张三@oa.example?message;body=你好\n第二行"},
 			} {
-				if err := handOver(ctxFor(t, 5*time.Second), dir, args, tr); err != nil {
-					t.Fatalf("handOver(%q): %v", args, err)
-				}
-				select {
-				case a := <-got:
-					if !reflect.DeepEqual(a, args) {
-						t.Fatalf("received %q, want %q", a, args)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("the first instance received nothing")
-				}
+				handsOver(t, dir, tr, got, args)
 			}
 		})
 	}
@@ -91,13 +123,7 @@ func TestCloseReleases(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Acquire after Close: %v", err)
 			}
-			got := serve(t, second)
-			if err := handOver(ctxFor(t, 5*time.Second), dir, []string{"x"}, tr); err != nil {
-				t.Fatal(err)
-			}
-			if a := <-got; len(a) != 1 || a[0] != "x" {
-				t.Fatalf("received %q", a)
-			}
+			handsOver(t, dir, tr, serve(t, second), []string{"x"})
 		})
 	}
 }
@@ -123,13 +149,7 @@ func TestStaleSocketTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Acquire over a stale socket: %v", err)
 	}
-	got := serve(t, in)
-	if err := handOver(ctxFor(t, 5*time.Second), dir, []string{"xmpp:a@b"}, transportUnix); err != nil {
-		t.Fatal(err)
-	}
-	if a := <-got; a[0] != "xmpp:a@b" {
-		t.Fatalf("received %q", a)
-	}
+	handsOver(t, dir, transportUnix, serve(t, in), []string{"xmpp:a@b"})
 }
 
 // TestStaleFileTakenOver: a plain file where the socket goes (a crash in
@@ -160,20 +180,7 @@ func TestStalePortFileTakenOver(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, portName), []byte(stale+" "+strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	result := make(chan error, 1)
-	go func() { result <- handOver(ctxFor(t, 5*time.Second), dir, []string{"after crash"}, transportTCP) }()
-	time.Sleep(200 * time.Millisecond)
-	in, err := acquire(dir, transportTCP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := serve(t, in)
-	if err := <-result; err != nil {
-		t.Fatal(err)
-	}
-	if a := <-got; a[0] != "after crash" {
-		t.Fatalf("received %q", a)
-	}
+	handsOverBeforeAcquire(t, dir, transportTCP, []string{"after crash"})
 }
 
 // TestLiveSocketWithoutLock: a socket that answers although nobody holds
@@ -213,21 +220,7 @@ func TestLiveSocketWithoutLock(t *testing.T) {
 func TestHandOverWaitsForListener(t *testing.T) {
 	for name, tr := range transports {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			result := make(chan error, 1)
-			go func() { result <- handOver(ctxFor(t, 5*time.Second), dir, []string{"late"}, tr) }()
-			time.Sleep(200 * time.Millisecond)
-			in, err := acquire(dir, tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := serve(t, in)
-			if err := <-result; err != nil {
-				t.Fatal(err)
-			}
-			if a := <-got; a[0] != "late" {
-				t.Fatalf("received %q", a)
-			}
+			handsOverBeforeAcquire(t, t.TempDir(), tr, []string{"late"})
 		})
 	}
 }
