@@ -69,6 +69,9 @@ type Client struct {
 	// origin-id, until they are written (under mu); the store keeps only
 	// the bare peer.
 	sendTo map[string]jid.JID
+	// rooms are the group chats the client is in or joining, by bare JID
+	// (under mu); see muc.go.
+	rooms map[string]*roomState
 }
 
 // Option configures a Client.
@@ -215,6 +218,7 @@ func New(account string, opts ...Option) (*Client, error) {
 		ownStatus:  o.status,
 		ownPrio:    o.priority,
 		mamQueries: map[string]bool{},
+		rooms:      map[string]*roomState{},
 
 		noticeSenders: senders,
 	}

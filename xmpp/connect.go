@@ -167,6 +167,12 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		return nil, errClosed
 	}
 	c.link = l
+	// The rooms of earlier sessions; JoinRoom enters the ones joined from
+	// now on itself.
+	var rejoin []*roomState
+	if !l.resumed {
+		rejoin = c.roomsToRejoin()
+	}
 	c.mu.Unlock()
 	// The outbox goes out before anything sent from now on (Send waits
 	// for sendMu).
@@ -174,6 +180,8 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	c.setState(Online, nil, 0)
 	if !l.resumed {
 		go c.catchUp(l)
+		// A new session is in no room: enter them again.
+		go c.rejoinRooms(l, rejoin)
 	}
 	return l, nil
 }

@@ -10,6 +10,7 @@ import (
 	"magpie/xmpp/store"
 
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 )
 
 // WithStore keeps the account's history in db: every message the client
@@ -385,8 +386,15 @@ func sameRecord(a, b store.Message) bool {
 		a.StanzaID == b.StanzaID && a.Body == b.Body
 }
 
-// emitMessage reports a chat message (notices have their own event).
-func (c *Client) emitMessage(m Message) { c.events.push(MessageReceived{m}) }
+// emitMessage reports a chat or room message (notices have their own
+// event).
+func (c *Client) emitMessage(m Message) {
+	if m.Type == stanza.GroupChatMessage {
+		c.events.push(RoomMessage{Message: m, Room: m.From.Bare(), Nick: m.From.Resourcepart()})
+		return
+	}
+	c.events.push(MessageReceived{m})
+}
 
 // setDelivery moves an outgoing message on and reports it when it changed.
 func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText string) {
@@ -455,6 +463,9 @@ func (c *Client) flushOutbox(l *link) {
 	defer cancel()
 	var sent []store.Message
 	for _, r := range pending {
+		if r.Type == string(stanza.GroupChatMessage) {
+			continue // after the room is joined again (flushRoomOutbox)
+		}
 		wrote, err := c.writeMessage(ctx, l, r)
 		if err != nil {
 			c.log.Info("outbox: connection lost while sending", "err", err)

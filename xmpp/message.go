@@ -253,6 +253,8 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		return
 	}
 	switch m.Type {
+	case stanza.GroupChatMessage:
+		c.onRoomMessage(w, m)
 	case stanza.ErrorMessage:
 		fail := MessageFailed{ID: m.ID, To: m.From, Err: &StanzaError{Condition: "undefined-condition"}}
 		if w.Error != nil {

@@ -87,6 +87,9 @@ type wirePresence struct {
 	Last *struct {
 		Seconds string `xml:"seconds,attr"`
 	} `xml:"jabber:iq:last query"`
+	// Group chat (XEP-0045): occupant data, and why a join failed.
+	MUCUser *wireMUCUser  `xml:"http://jabber.org/protocol/muc#user x"`
+	Error   *stanza.Error `xml:"error"`
 }
 
 // idleSince reads when the sender was last active: XEP-0319's timestamp,
@@ -122,6 +125,10 @@ func (c *Client) onPresence(p wirePresence) {
 	from, err := c.sender(p.From)
 	if err != nil {
 		c.log.Debug("presence with bad from", "from", p.From)
+		return
+	}
+	if from.Resourcepart() != "" && c.isRoom(from.Bare()) {
+		c.onRoomPresence(p, from)
 		return
 	}
 	switch p.Type {

@@ -1,0 +1,769 @@
+package xmpp
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"magpie/xmpp/store"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// Group chat (XEP-0045). mellium's muc.Client drops other occupants'
+// presence, hangs when the server changes the nick and can block Serve on a
+// kick, so joins, occupants and room messages are handled here: the stanza
+// handler only translates room presence and messages into events and wakes
+// a waiting JoinRoom; everything that sends runs in the calling goroutine.
+
+const (
+	nsMUC      = "http://jabber.org/protocol/muc"
+	nsMUCUser  = nsMUC + "#user"
+	nsMUCAdmin = nsMUC + "#admin"
+	nsMUCOwner = nsMUC + "#owner"
+)
+
+// The MUC status codes Magpie acts on (XEP-0045 §15.6).
+const (
+	statusSelf        = 110
+	statusCreated     = 201
+	statusNickFixed   = 210 // the service assigned or changed the nick on join
+	statusBanned      = 301
+	statusNickChanged = 303
+	statusKicked      = 307
+	statusAffiliation = 321 // removed after an affiliation change
+	statusMembersOnly = 322 // removed: the room became members-only
+	statusShutdown    = 332 // the service is shutting down
+)
+
+// Errors of JoinRoom, also matched by a *RoomError through errors.Is.
+var (
+	// ErrNickConflict means someone in the room already uses the nick:
+	// ask for another one.
+	ErrNickConflict = errors.New("xmpp: nickname already in use in the room")
+	// ErrRoomPassword means the room needs a password (or it was wrong).
+	ErrRoomPassword = errors.New("xmpp: the room requires a password")
+	// ErrRoomBanned means the account is banned from the room.
+	ErrRoomBanned = errors.New("xmpp: banned from the room")
+	// ErrMembersOnly means the room admits only its members.
+	ErrMembersOnly = errors.New("xmpp: the room is members-only")
+	// ErrRoomNotFound means the room does not exist and cannot be created.
+	ErrRoomNotFound = errors.New("xmpp: no such room")
+	// ErrNotInRoom is returned for a room the client has not joined.
+	ErrNotInRoom = errors.New("xmpp: not in the room")
+)
+
+// RoomError is a room's refusal of a join (or of another request), with the
+// stanza error's condition. errors.Is matches it against ErrNickConflict,
+// ErrRoomPassword, ErrRoomBanned, ErrMembersOnly and ErrRoomNotFound.
+type RoomError struct {
+	Room      jid.JID
+	Condition string // e.g. "conflict", "not-authorized"
+	Text      string
+}
+
+func (e *RoomError) Error() string {
+	s := fmt.Sprintf("xmpp: room %s: %s", e.Room, e.Condition)
+	if e.Text != "" {
+		s += ": " + e.Text
+	}
+	return s
+}
+
+// Is maps the room's conditions onto the sentinel errors.
+func (e *RoomError) Is(target error) bool {
+	switch target {
+	case ErrNickConflict:
+		return e.Condition == string(stanza.Conflict)
+	case ErrRoomPassword:
+		return e.Condition == string(stanza.NotAuthorized)
+	case ErrRoomBanned:
+		return e.Condition == string(stanza.Forbidden)
+	case ErrMembersOnly:
+		return e.Condition == string(stanza.RegistrationRequired)
+	case ErrRoomNotFound:
+		return e.Condition == string(stanza.ItemNotFound)
+	}
+	return false
+}
+
+// Occupant is someone in a room.
+type Occupant struct {
+	Nick        string
+	Role        string  // moderator, participant, visitor or none
+	Affiliation string  // owner, admin, member, outcast or none
+	JID         jid.JID // the real JID, when the room shows it (else zero)
+}
+
+// LeaveReason says why the client is no longer in a room.
+type LeaveReason string
+
+// The reasons for RoomLeft and for an occupant's OccupantChanged.Left.
+const (
+	LeftByUser      LeaveReason = "left"
+	LeftKicked      LeaveReason = "kicked"
+	LeftBanned      LeaveReason = "banned"
+	LeftAffiliation LeaveReason = "affiliation-changed"
+	LeftMembersOnly LeaveReason = "members-only"
+	LeftShutdown    LeaveReason = "shutdown"
+	LeftDestroyed   LeaveReason = "destroyed"
+	LeftError       LeaveReason = "error" // the room failed a rejoin or sent an error
+)
+
+// RoomJoined reports that the client is in a room: after JoinRoom, and again
+// (Rejoin set) after a reconnect. Nick is the nick the room gave (the server
+// may change the one asked for); Occupants are the others present.
+type RoomJoined struct {
+	Room      jid.JID
+	Nick      string
+	Occupants []Occupant
+	Rejoin    bool
+}
+
+// OccupantChanged reports that someone (also the own occupant) came, left,
+// or changed role, affiliation or nick. With NewNick set, Nick changed to
+// NewNick. With Left set the occupant left, for Reason.
+type OccupantChanged struct {
+	Room     jid.JID
+	Occupant Occupant
+	Self     bool
+	NewNick  string
+	Left     bool
+	Reason   LeaveReason
+	Text     string // the reason the moderator gave, if any
+}
+
+// RoomMessage reports a group chat message: live, or from the history the
+// room sends on join (Message.Delayed). With a store it is reported once,
+// when it is first stored. Message.Outgoing is set on the own messages.
+type RoomMessage struct {
+	Message
+	Room jid.JID
+	Nick string
+}
+
+// RoomSubject reports a room's subject, on join and when it changes.
+type RoomSubject struct {
+	Room    jid.JID
+	Nick    string // who set it, "" for the room itself
+	Subject string
+}
+
+// RoomLeft reports that the client is out of a room: it left, was kicked or
+// banned, the room was destroyed (Alternative: where to go instead) or the
+// service shut down.
+type RoomLeft struct {
+	Room        jid.JID
+	Reason      LeaveReason
+	Text        string
+	Alternative jid.JID
+	Err         error // for LeftError
+}
+
+func (RoomJoined) isEvent()      {}
+func (OccupantChanged) isEvent() {}
+func (RoomMessage) isEvent()     {}
+func (RoomSubject) isEvent()     {}
+func (RoomLeft) isEvent()        {}
+
+// Room is a room the client is in (or joining).
+type Room struct {
+	JID     jid.JID // bare
+	Nick    string
+	Subject string
+	Joined  bool // false while a join or rejoin waits for the room
+}
+
+// roomState is the client's view of one room (under Client.mu).
+type roomState struct {
+	room     jid.JID
+	nick     string
+	password string
+	subject  string
+	joined   bool
+	// everJoined is set once the first join succeeded: later joins are
+	// rejoins after a reconnect.
+	everJoined bool
+	occupants  map[string]Occupant
+	// pending receives the outcome of a join under way.
+	pending chan joinResult
+}
+
+type joinResult struct {
+	created bool
+	err     error
+}
+
+// JoinOption configures JoinRoom.
+type JoinOption func(*joinOptions)
+
+type joinOptions struct {
+	password   string
+	maxStanzas int
+}
+
+// WithRoomPassword joins a password-protected room.
+func WithRoomPassword(pw string) JoinOption { return func(o *joinOptions) { o.password = pw } }
+
+// WithRoomHistory sets how many messages of history the room sends when
+// the store knows nothing of the room yet (default 50; 0 for none). A room
+// the store knows sends what came after its newest stored message.
+func WithRoomHistory(maxStanzas int) JoinOption {
+	return func(o *joinOptions) { o.maxStanzas = maxStanzas }
+}
+
+// wireMUCUser is the muc#user element of room presence and messages.
+type wireMUCUser struct {
+	Items []struct {
+		Affiliation string `xml:"affiliation,attr"`
+		Role        string `xml:"role,attr"`
+		JID         string `xml:"jid,attr"`
+		Nick        string `xml:"nick,attr"`
+		Reason      string `xml:"reason"`
+	} `xml:"item"`
+	Statuses []struct {
+		Code string `xml:"code,attr"`
+	} `xml:"status"`
+	Destroy *struct {
+		JID    string `xml:"jid,attr"`
+		Reason string `xml:"reason"`
+	} `xml:"destroy"`
+}
+
+func (x *wireMUCUser) has(code int) bool {
+	if x == nil {
+		return false
+	}
+	for _, s := range x.Statuses {
+		if n, err := strconv.Atoi(s.Code); err == nil && n == code {
+			return true
+		}
+	}
+	return false
+}
+
+// isRoom reports whether bare is a room the client is in or joining.
+func (c *Client) isRoom(bare jid.JID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.rooms[bare.String()]
+	return ok
+}
+
+// JoinRoom enters room (a bare JID) as nick and waits until the room lets the
+// client in (and reports RoomJoined) or refuses: a *RoomError that matches
+// ErrNickConflict, ErrRoomPassword, ErrRoomBanned, ErrMembersOnly or
+// ErrRoomNotFound. A room that does not exist yet is created as an instant
+// room. The room is rejoined after every reconnect until LeaveRoom.
+func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts ...JoinOption) error {
+	room = room.Bare()
+	if nick == "" {
+		return errors.New("xmpp: join room: empty nick")
+	}
+	if _, err := room.WithResource(nick); err != nil {
+		return fmt.Errorf("xmpp: join room: invalid nick %q: %w", nick, err)
+	}
+	o := joinOptions{maxStanzas: 50}
+	for _, f := range opts {
+		f(&o)
+	}
+	c.mu.Lock()
+	if c.link == nil {
+		c.mu.Unlock()
+		return ErrNotConnected
+	}
+	if c.rooms == nil {
+		c.rooms = map[string]*roomState{}
+	}
+	if r, ok := c.rooms[room.String()]; ok && (r.joined || r.pending != nil) {
+		c.mu.Unlock()
+		return fmt.Errorf("xmpp: join room %s: already joined or joining", room)
+	}
+	r := &roomState{room: room, nick: nick, password: o.password, occupants: map[string]Occupant{}}
+	c.rooms[room.String()] = r
+	c.mu.Unlock()
+	res, err := c.join(ctx, r, o.maxStanzas)
+	if err != nil {
+		c.mu.Lock()
+		if c.rooms[room.String()] == r {
+			delete(c.rooms, room.String())
+		}
+		c.mu.Unlock()
+		return err
+	}
+	if res.created {
+		// Prosody (and others) keep a new room locked until its owner
+		// accepts or submits the configuration: accept the defaults.
+		if err := c.acceptInstantRoom(ctx, room); err != nil {
+			return fmt.Errorf("xmpp: create room %s: %w", room, err)
+		}
+	}
+	return nil
+}
+
+// join sends the join presence for r and waits for the outcome; the stanza
+// handler reports RoomJoined.
+func (c *Client) join(ctx context.Context, r *roomState, maxStanzas int) (joinResult, error) {
+	sess, err := c.session()
+	if err != nil {
+		return joinResult{}, err
+	}
+	ch := make(chan joinResult, 1)
+	c.mu.Lock()
+	r.pending, r.joined = ch, false
+	r.occupants = map[string]Occupant{}
+	nick, password := r.nick, r.password
+	c.mu.Unlock()
+
+	var children []xml.TokenReader
+	if password != "" {
+		children = append(children, textElement("password", password))
+	}
+	since, known := c.newestRoomMessage(r.room)
+	history := xml.StartElement{Name: xml.Name{Local: "history"}}
+	if known {
+		// A minute's margin for clock skew between server and client:
+		// the store drops what it already has.
+		history.Attr = append(history.Attr, xml.Attr{Name: xml.Name{Local: "since"}, Value: since.Add(-time.Minute).UTC().Format(time.RFC3339)})
+	} else {
+		history.Attr = append(history.Attr, xml.Attr{Name: xml.Name{Local: "maxstanzas"}, Value: strconv.Itoa(maxStanzas)})
+	}
+	children = append(children, xmlstream.Wrap(nil, history))
+	to, _ := r.room.WithResource(nick)
+	p := stanza.Presence{To: to}.Wrap(xmlstream.MultiReader(
+		xmlstream.Wrap(xmlstream.MultiReader(children...), xml.StartElement{Name: xml.Name{Space: nsMUC, Local: "x"}}),
+		capsElement(),
+	))
+	clear := func() {
+		c.mu.Lock()
+		if r.pending == ch {
+			r.pending = nil
+		}
+		c.mu.Unlock()
+	}
+	if err := sess.Send(ctx, p); err != nil {
+		clear()
+		return joinResult{}, fmt.Errorf("xmpp: join room %s: %w", r.room, err)
+	}
+	select {
+	case res := <-ch:
+		return res, res.err
+	case <-ctx.Done():
+		clear()
+		return joinResult{}, fmt.Errorf("xmpp: join room %s: %w", r.room, ctx.Err())
+	}
+}
+
+// newestRoomMessage returns the time of the newest stored message of room.
+func (c *Client) newestRoomMessage(room jid.JID) (time.Time, bool) {
+	if c.opts.store == nil {
+		return time.Time{}, false
+	}
+	c.store.barrier() // what the handler received is in the store
+	last, err := c.opts.store.History(room.String(), store.Cursor{}, 1)
+	if err != nil || len(last) == 0 {
+		return time.Time{}, false
+	}
+	return last[0].Time, true
+}
+
+// acceptInstantRoom unlocks a room just created with its default
+// configuration (XEP-0045 §10.1.2).
+func (c *Client) acceptInstantRoom(ctx context.Context, room jid.JID) error {
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	form := xmlstream.Wrap(nil, xml.StartElement{
+		Name: xml.Name{Space: nsDataForm, Local: "x"},
+		Attr: []xml.Attr{{Name: xml.Name{Local: "type"}, Value: "submit"}},
+	})
+	q := xmlstream.Wrap(form, xml.StartElement{Name: xml.Name{Space: nsMUCOwner, Local: "query"}})
+	resp, err := sess.SendIQElement(ctx, q, stanza.IQ{Type: stanza.SetIQ, To: room})
+	if err != nil {
+		return stanzaErr(err)
+	}
+	defer resp.Close()
+	return iqError(resp)
+}
+
+// iqError reads an IQ reply and returns its error, if it is one.
+func iqError(resp xml.TokenReader) error {
+	var reply struct {
+		Type  string        `xml:"type,attr"`
+		Error *stanza.Error `xml:"error"`
+	}
+	if err := xml.NewTokenDecoder(resp).Decode(&reply); err != nil {
+		return err
+	}
+	if reply.Type == string(stanza.ErrorIQ) {
+		se := &StanzaError{Condition: "undefined-condition"}
+		if reply.Error != nil {
+			se = &StanzaError{Condition: string(reply.Error.Condition), Type: string(reply.Error.Type), Text: errorText(*reply.Error)}
+		}
+		return se
+	}
+	return nil
+}
+
+// LeaveRoom leaves a room (and stops rejoining it). RoomLeft follows with
+// LeftByUser.
+func (c *Client) LeaveRoom(ctx context.Context, room jid.JID) error {
+	room = room.Bare()
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	if ok {
+		delete(c.rooms, room.String())
+	}
+	c.mu.Unlock()
+	if !ok {
+		return ErrNotInRoom
+	}
+	c.events.push(RoomLeft{Room: room, Reason: LeftByUser})
+	sess, err := c.session()
+	if err != nil {
+		return nil // offline: the server has dropped the occupant already
+	}
+	to, _ := room.WithResource(r.nick)
+	if err := sess.Send(ctx, stanza.Presence{To: to, Type: stanza.UnavailablePresence}.Wrap(nil)); err != nil {
+		return fmt.Errorf("xmpp: leave room %s: %w", room, err)
+	}
+	return nil
+}
+
+// Rooms returns the rooms the client is in or joining, sorted by JID.
+func (c *Client) Rooms() []Room {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Room, 0, len(c.rooms))
+	for _, r := range c.rooms {
+		out = append(out, Room{JID: r.room, Nick: r.nick, Subject: r.subject, Joined: r.joined})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].JID.String() < out[j].JID.String() })
+	return out
+}
+
+// Occupants returns who is in a joined room (the own occupant included),
+// sorted by nick.
+func (c *Client) Occupants(room jid.JID) []Occupant {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.rooms[room.Bare().String()]
+	if !ok {
+		return nil
+	}
+	return sortedOccupants(r.occupants)
+}
+
+func sortedOccupants(m map[string]Occupant) []Occupant {
+	out := make([]Occupant, 0, len(m))
+	for _, o := range m {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Nick < out[j].Nick })
+	return out
+}
+
+// SendRoomMessage sends body to a joined room and returns its id (also its
+// origin-id). It is stored as pending; the room's echo marks it sent
+// (MessageStateChanged).
+func (c *Client) SendRoomMessage(ctx context.Context, room jid.JID, body string) (string, error) {
+	room = room.Bare()
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	joined := ok && r.joined
+	c.mu.Unlock()
+	if !joined {
+		return "", ErrNotInRoom
+	}
+	return c.Send(ctx, OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
+}
+
+// Kick removes an occupant from a room (the client must be a moderator).
+func (c *Client) Kick(ctx context.Context, room jid.JID, nick, reason string) error {
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	var reasonEl xml.TokenReader
+	if reason != "" {
+		reasonEl = textElement("reason", reason)
+	}
+	item := xmlstream.Wrap(reasonEl, xml.StartElement{
+		Name: xml.Name{Local: "item"},
+		Attr: []xml.Attr{{Name: xml.Name{Local: "nick"}, Value: nick}, {Name: xml.Name{Local: "role"}, Value: "none"}},
+	})
+	q := xmlstream.Wrap(item, xml.StartElement{Name: xml.Name{Space: nsMUCAdmin, Local: "query"}})
+	resp, err := sess.SendIQElement(ctx, q, stanza.IQ{Type: stanza.SetIQ, To: room.Bare()})
+	if err != nil {
+		return fmt.Errorf("xmpp: kick %s from %s: %w", nick, room.Bare(), stanzaErr(err))
+	}
+	defer resp.Close()
+	if err := iqError(resp); err != nil {
+		return fmt.Errorf("xmpp: kick %s from %s: %w", nick, room.Bare(), err)
+	}
+	return nil
+}
+
+// leaveReason reads why an occupant is gone from its unavailable presence.
+func leaveReason(x *wireMUCUser) LeaveReason {
+	switch {
+	case x == nil:
+		return LeftByUser
+	case x.Destroy != nil:
+		return LeftDestroyed
+	case x.has(statusBanned):
+		return LeftBanned
+	case x.has(statusKicked):
+		return LeftKicked
+	case x.has(statusAffiliation):
+		return LeftAffiliation
+	case x.has(statusMembersOnly):
+		return LeftMembersOnly
+	case x.has(statusShutdown):
+		return LeftShutdown
+	}
+	return LeftByUser
+}
+
+// onRoomPresence translates presence from a room the client is in or
+// joining. It runs in Serve: it only updates state, wakes a waiting join and
+// emits events.
+func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
+	room, nick := from.Bare(), from.Resourcepart()
+	x := p.MUCUser
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	if !ok {
+		c.mu.Unlock()
+		return
+	}
+	var events []Event
+	finishJoin := func(res joinResult) {
+		if r.pending != nil {
+			r.pending <- res // buffered, and written once: pending is cleared
+			r.pending = nil
+		}
+	}
+	self := x.has(statusSelf) || (nick == r.nick && !x.has(statusNickChanged) && p.Type != "error") ||
+		(p.Type == "error" && nick == r.nick)
+	occ := Occupant{Nick: nick}
+	var itemNick, itemReason string
+	if x != nil && len(x.Items) > 0 {
+		it := x.Items[0]
+		occ.Role, occ.Affiliation, itemNick, itemReason = it.Role, it.Affiliation, it.Nick, it.Reason
+		if j, err := jid.Parse(it.JID); err == nil && it.JID != "" {
+			occ.JID = j
+		}
+	}
+	switch p.Type {
+	case "error":
+		se := &RoomError{Room: room, Condition: "undefined-condition"}
+		if p.Error != nil {
+			se.Condition, se.Text = string(p.Error.Condition), errorText(*p.Error)
+		}
+		switch {
+		case r.pending != nil:
+			finishJoin(joinResult{err: se})
+		case !r.joined:
+		default:
+			// e.g. a refused nick change: the client stays in the room.
+			events = append(events, ErrorOccurred{Err: se})
+		}
+	case "unavailable":
+		if x.has(statusNickChanged) && itemNick != "" {
+			if self {
+				r.nick = itemNick
+			}
+			delete(r.occupants, nick)
+			renamed := occ
+			renamed.Nick = itemNick
+			r.occupants[itemNick] = renamed
+			events = append(events, OccupantChanged{Room: room, Occupant: occ, Self: self, NewNick: itemNick})
+			break
+		}
+		delete(r.occupants, nick)
+		reason := leaveReason(x)
+		if !self {
+			events = append(events, OccupantChanged{Room: room, Occupant: occ, Left: true, Reason: reason, Text: itemReason})
+			break
+		}
+		left := RoomLeft{Room: room, Reason: reason, Text: itemReason}
+		if x != nil && x.Destroy != nil {
+			left.Text = x.Destroy.Reason
+			left.Alternative, _ = jid.Parse(x.Destroy.JID)
+		}
+		if r.pending != nil {
+			finishJoin(joinResult{err: &RoomError{Room: room, Condition: string(reason), Text: left.Text}})
+		}
+		if (reason == LeftByUser || reason == LeftShutdown) && r.everJoined {
+			// Not asked for (LeaveRoom forgets the room first): the
+			// service is going down (Prosody says so without a status
+			// code). Keep the room for the rejoin after the reconnect.
+			r.joined = false
+			events = append(events, OccupantChanged{Room: room, Occupant: occ, Self: true, Left: true, Reason: LeftShutdown, Text: left.Text})
+			break
+		}
+		delete(c.rooms, room.String())
+		events = append(events, left)
+	case "":
+		if self {
+			// The room may have given another nick than the one asked
+			// for (status 210): the one in the from is ours now.
+			r.nick = nick
+		}
+		r.occupants[nick] = occ
+		if self && r.pending != nil {
+			rejoin := r.everJoined
+			r.joined, r.everJoined = true, true
+			var others []Occupant
+			for n, o := range r.occupants {
+				if n != nick {
+					others = append(others, o)
+				}
+			}
+			sort.Slice(others, func(i, j int) bool { return others[i].Nick < others[j].Nick })
+			events = append(events, RoomJoined{Room: room, Nick: nick, Occupants: others, Rejoin: rejoin})
+			finishJoin(joinResult{created: x.has(statusCreated)})
+			break
+		}
+		events = append(events, OccupantChanged{Room: room, Occupant: occ, Self: self})
+	}
+	c.mu.Unlock()
+	for _, e := range events {
+		c.events.push(e)
+	}
+}
+
+// onRoomMessage translates a groupchat message from a room the client is
+// in: a subject change, or a message for the store (which reports it as a
+// RoomMessage once it is known to be new).
+func (c *Client) onRoomMessage(w wireMessage, m Message) {
+	room, nick := m.From.Bare(), m.From.Resourcepart()
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	own := ok && nick != "" && nick == r.nick
+	if ok && len(w.Subjects) > 0 && len(w.Bodies) == 0 {
+		r.subject = m.Subject
+	}
+	c.mu.Unlock()
+	if !ok {
+		return // not (or no longer) in the room: nothing to show it in
+	}
+	if len(w.Subjects) > 0 && len(w.Bodies) == 0 {
+		c.events.push(RoomSubject{Room: room, Nick: nick, Subject: m.Subject})
+		return
+	}
+	if m.Body == "" {
+		return
+	}
+	// Only the room's own stanza-id identifies its messages (and its
+	// archive); the one the own server would add is for 1:1 chats.
+	m.StanzaID = ""
+	for _, sid := range w.StanzaIDs {
+		if sid.By == room.String() {
+			m.StanzaID = sid.ID
+		}
+	}
+	m.To = room // so that Peer is the room for own messages too
+	m.Outgoing = own
+	c.store.message(m, false) // not live: room ids must not move the account's archive cursor
+	if own && m.OriginID != "" && !m.Delayed {
+		c.setDelivery(room, m.OriginID, DeliverySent, "") // the echo: the room has it
+	}
+}
+
+// roomsToRejoin lists the rooms joined on an earlier session (not a join
+// under way: its JoinRoom gives up at its deadline). Hold c.mu.
+func (c *Client) roomsToRejoin() []*roomState {
+	var rooms []*roomState
+	for _, r := range c.rooms {
+		if r.everJoined && r.pending == nil {
+			rooms = append(rooms, r)
+		}
+	}
+	return rooms
+}
+
+// rejoinRooms enters again, on a new session (not a resumed one), every room
+// the client was in, asking for the history since the newest stored message.
+func (c *Client) rejoinRooms(l *link, rooms []*roomState) {
+	for _, r := range rooms {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := c.join(ctx, r, 50)
+		cancel()
+		if err != nil {
+			c.mu.Lock()
+			stillOurs := c.rooms[r.room.String()] == r
+			if stillOurs {
+				delete(c.rooms, r.room.String())
+			}
+			c.mu.Unlock()
+			if stillOurs && !errors.Is(err, ErrNotConnected) {
+				c.events.push(RoomLeft{Room: r.room, Reason: LeftError, Err: err})
+			}
+			continue
+		}
+		c.flushRoomOutbox(l, r.room)
+	}
+}
+
+// flushRoomOutbox writes the messages to room that wait in the outbox: they
+// are held back from the session's outbox flush until the room is joined
+// (a room refuses messages from non-occupants).
+func (c *Client) flushRoomOutbox(l *link, room jid.JID) {
+	if c.opts.store == nil {
+		return
+	}
+	pending, err := c.opts.store.Outbox()
+	if err != nil {
+		c.log.Error("read outbox", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	var sent []store.Message
+	for _, rec := range pending {
+		if rec.Peer != room.String() || rec.Type != string(stanza.GroupChatMessage) {
+			continue
+		}
+		wrote, err := c.writeMessage(ctx, l, rec)
+		if err != nil {
+			return
+		}
+		if wrote {
+			sent = append(sent, rec)
+		}
+	}
+	c.confirmSent(l, sent...)
+}
+
+// ChangeNick asks a joined room for a new nick. The room answers with an
+// OccupantChanged (Self, NewNick) or, when the nick is taken, an
+// ErrorOccurred with a *RoomError.
+func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) error {
+	room = room.Bare()
+	to, err := room.WithResource(nick)
+	if err != nil || nick == "" {
+		return fmt.Errorf("xmpp: change nick: invalid nick %q", nick)
+	}
+	if !c.isRoom(room) {
+		return ErrNotInRoom
+	}
+	sess, err := c.session()
+	if err != nil {
+		return err
+	}
+	if err := sess.Send(ctx, stanza.Presence{To: to}.Wrap(capsElement())); err != nil {
+		return fmt.Errorf("xmpp: change nick in %s: %w", room, err)
+	}
+	return nil
+}
