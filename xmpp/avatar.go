@@ -142,6 +142,8 @@ type wireAvatarItem struct {
 	ID       string              `xml:"id,attr,omitempty"`
 	Data     *wireAvatarData     `xml:"urn:xmpp:avatar:data data"`
 	Metadata *wireAvatarMetadata `xml:"urn:xmpp:avatar:metadata metadata"`
+	// Conference is the payload of a bookmark (bookmarks.go).
+	Conference *wireConference `xml:"urn:xmpp:bookmarks:1 conference"`
 }
 
 type wireAvatarData struct {
@@ -191,6 +193,19 @@ type wirePubsubEvent struct {
 	} `xml:"delete"`
 }
 
+// node is the node the notification is about.
+func (ev *wirePubsubEvent) node() string {
+	switch {
+	case ev.Items != nil:
+		return ev.Items.Node
+	case ev.Purge != nil:
+		return ev.Purge.Node
+	case ev.Delete != nil:
+		return ev.Delete.Node
+	}
+	return ""
+}
+
 func normHash(hash string) string { return strings.ToLower(strings.TrimSpace(hash)) }
 
 // metadataHash is the hash a metadata item announces, "" when it announces
@@ -234,6 +249,12 @@ func (c *Client) onPubsubEvent(w wireMessage) {
 	}
 	who := from.Bare()
 	ev := w.Event
+	if node := ev.node(); node == nsBookmarks {
+		if who.Equal(c.account) { // only the account's own node
+			c.onBookmarksEvent(ev)
+		}
+		return
+	}
 	hash, found := "", false
 	switch {
 	case ev.Items != nil && ev.Items.Node == nsAvatarMetadata:

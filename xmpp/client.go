@@ -72,6 +72,8 @@ type Client struct {
 	// rooms are the group chats the client is in or joining, by bare JID
 	// (under mu); see muc.go.
 	rooms map[string]*roomState
+	// bookmarks remembers where the bookmarks live; see bookmarks.go.
+	bookmarks bookmarkCache
 }
 
 // Option configures a Client.
@@ -97,6 +99,7 @@ type options struct {
 	priority         int8
 	store            *store.DB
 	noticeSenders    []string
+	autojoin         bool
 }
 
 // WithPassword sets the function that supplies the password. It is called for

@@ -182,6 +182,9 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		go c.catchUp(l)
 		// A new session is in no room: enter them again.
 		go c.rejoinRooms(l, rejoin)
+		if c.opts.autojoin {
+			go c.autojoin()
+		}
 	}
 	return l, nil
 }

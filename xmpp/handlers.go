@@ -31,6 +31,7 @@ var features = []string{
 	nsCarbons,
 	nsAvatarMetadata + "+notify", // PEP avatars of contacts (XEP-0084)
 	IdleNS,                       // idle time in presence (XEP-0319)
+	nsBookmarks + "+notify",      // bookmark changes from other devices (XEP-0402)
 }
 
 // clientInfo is the disco#info answer, and the input of the caps hash.

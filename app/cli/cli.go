@@ -1,6 +1,6 @@
 // Package cli is Magpie's headless front end: the subcommands that drive the
 // client core from a terminal or a script (login, logout, send, listen,
-// roster). It uses only the core, never the GUI.
+// roster, rooms). It uses only the core, never the GUI.
 package cli
 
 import (
@@ -76,6 +76,7 @@ func init() {
 		"notices":      {"print the stored notices inbox, newest first (no network needed)", runNotices},
 		"profile":      {"print a contact's profile (vCard: name, department, title, phone, email)", runProfile},
 		"directory":    {"search the company directory (XEP-0055) by name, account or email", runDirectory},
+		"rooms":        {"list the bookmarked rooms and the rooms of the server's group chat service", runRooms},
 		"provisioning": {"check the provisioning files and print the settings they give", runProvisioning},
 	}
 }
@@ -122,8 +123,12 @@ Without a command, Magpie opens its window. Commands:
   login   --jid JID [conn flags] [--password-stdin]   `+commands["login"].summary+`
   logout  --jid JID                                   `+commands["logout"].summary+`
   send    --jid JID [conn flags] TO [TEXT...]         `+commands["send"].summary+` (TEXT from stdin when absent)
+  send    --jid JID [conn flags] --room ROOM [--nick NICK] [TEXT...]
+                                                      send one message to a group chat (joins, sends, leaves)
   listen  --jid JID [conn flags] [--json] [--count N] `+commands["listen"].summary+`
+                                                      (joins the autojoin bookmarks; room messages have type groupchat)
   roster  --jid JID [conn flags] [--json]             `+commands["roster"].summary+`
+  rooms   --jid JID [conn flags] [--json]             `+commands["rooms"].summary+`
   history --jid JID [--with PEER] [--search TEXT] [--json] [--limit N]
                                                       `+commands["history"].summary+`
   notices --jid JID [--json] [--unread] [--limit N]   `+commands["notices"].summary+`

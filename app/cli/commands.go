@@ -109,8 +109,13 @@ func runLogout(env *Env, args []string) int {
 func runSend(env *Env, args []string) int {
 	var cf connFlags
 	fs := newFlagSet(env, "send", &cf, true)
+	room := fs.String("room", "", "send to this group chat (ROOM@SERVICE) instead of a contact")
+	nick := fs.String("nick", "", "the nick in the room (default: the account's user name)")
 	if !parse(fs, args) {
 		return ExitUsage
+	}
+	if *room != "" {
+		return sendToRoom(env, &cf, *room, *nick, fs.Args())
 	}
 	if fs.NArg() < 1 {
 		return fail(env, cf.jid, usageError("send needs a recipient: magpie send --jid JID TO [TEXT...]"))
@@ -190,7 +195,8 @@ func runListen(env *Env, args []string) int {
 	}
 	defer db.Close()
 	out := newPrinter(env.Stdout, *asJSON)
-	c, err := newClient(env, &cf, cfg, pw, xmpp.WithPresence(show, *status, 0), xmpp.WithStore(db))
+	// Autojoin: the rooms the user bookmarked report their messages too.
+	c, err := newClient(env, &cf, cfg, pw, xmpp.WithPresence(show, *status, 0), xmpp.WithStore(db), xmpp.WithAutojoin())
 	if err != nil {
 		return fail(env, cfg.JID, err)
 	}
@@ -211,7 +217,10 @@ func runListen(env *Env, args []string) int {
 					done <- fail(env, cfg.JID, e.Err)
 					return
 				}
-			case xmpp.MessageReceived, xmpp.NoticeReceived:
+			case xmpp.MessageReceived, xmpp.NoticeReceived, xmpp.RoomMessage:
+				if m, ok := e.(xmpp.RoomMessage); ok && m.Outgoing {
+					break
+				}
 				messages++
 				if *count > 0 && messages >= *count {
 					done <- ExitOK

@@ -54,6 +54,9 @@ func eventFields(e xmpp.Event) map[string]any {
 		}
 		return f
 	}
+	if f, ok := roomEventFields(e); ok {
+		return f
+	}
 	switch e := e.(type) {
 	case xmpp.StateChanged:
 		f := map[string]any{"type": "state", "state": e.State.String()}
@@ -109,6 +112,10 @@ func (p *printer) event(e xmpp.Event) {
 		return
 	}
 	now := time.Now().Format("15:04:05")
+	if line := roomEventText(e, now); line != "" {
+		fmt.Fprintln(p.w, line)
+		return
+	}
 	switch e := e.(type) {
 	case xmpp.StateChanged:
 		line := now + " -- " + e.State.String()
