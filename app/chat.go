@@ -38,10 +38,12 @@ type chatMessage struct {
 	Seq      int64  // the message's row in the local store; 0 while not stored
 	Outgoing bool
 	Sender   string // display name of the sender
-	Time     time.Time
-	Body     string
-	State    messageState
-	Err      string // why it failed, for stateFailed
+	// SenderColor, when set, colours the sender (a nick in a room).
+	SenderColor color.Color
+	Time        time.Time
+	Body        string
+	State       messageState
+	Err         string // why it failed, for stateFailed
 	// Marked is set on the message a search result jumped to.
 	Marked bool
 }
@@ -835,7 +837,11 @@ func (rr *messageRowRenderer) apply() {
 	place(rr.bubble, g.bubblePos, g.bubbleSize)
 	rr.objects = append(rr.objects[:0], rr.bubble, rr.sender)
 
-	setText(rr.sender, g.sender, textSize, th.Color(theme.ColorNamePrimary, variant))
+	senderColor := th.Color(theme.ColorNamePrimary, variant)
+	if m.SenderColor != nil {
+		senderColor = m.SenderColor
+	}
+	setText(rr.sender, g.sender, textSize, senderColor)
 	rr.body = growTexts(rr.body, len(g.body))
 	for i, p := range g.body {
 		t := rr.body[i]

@@ -40,6 +40,8 @@ type chatTab struct {
 	view   *chatView
 	item   *container.TabItem
 	unread int
+	// room is set when the tab is a group chat (room.go).
+	room *roomView
 }
 
 type earlyState struct {
@@ -75,33 +77,7 @@ func (w *chatWindows) displayName(bare jid.JID) string {
 // open returns the chat with bare, creating its tab; focus brings the
 // window forward and selects the tab.
 func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
-	if w.win == nil {
-		w.win = w.c.app.NewWindow(lang.L("Chats"))
-		w.tabs = container.NewDocTabs()
-		w.tabs.OnSelected = func(item *container.TabItem) { w.markRead(item) }
-		w.tabs.OnClosed = func(item *container.TabItem) {
-			for key, t := range w.chats {
-				if t.item == item {
-					t.view.avatar.unbind()
-					delete(w.chats, key)
-				}
-			}
-		}
-		w.win.SetContent(w.tabs)
-		w.win.Canvas().AddShortcut(searchShortcut, func(fyne.Shortcut) {
-			for _, t := range w.chats {
-				if t.item == w.tabs.Selected() {
-					t.view.openSearch()
-				}
-			}
-		})
-		w.win.Resize(fyne.NewSize(560, 640))
-		// Closing the window hides it: the tabs keep their messages and drafts.
-		w.win.SetCloseIntercept(func() {
-			w.win.Hide()
-			w.visible = false
-		})
-	}
+	w.ensureWindow()
 	key := bare.String()
 	t, ok := w.chats[key]
 	if !ok {
@@ -131,6 +107,41 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		w.win.Canvas().Focus(t.view.Entry())
 	}
 	return t
+}
+
+// ensureWindow creates the chat window, with no tabs yet, the first time.
+func (w *chatWindows) ensureWindow() {
+	if w.win != nil {
+		return
+	}
+	w.win = w.c.app.NewWindow(lang.L("Chats"))
+	w.tabs = container.NewDocTabs()
+	w.tabs.OnSelected = func(item *container.TabItem) { w.markRead(item) }
+	w.tabs.OnClosed = func(item *container.TabItem) {
+		for key, t := range w.chats {
+			if t.item == item {
+				t.view.avatar.unbind()
+				delete(w.chats, key)
+				if t.room != nil {
+					w.leaveRoom(t) // closing a room's tab leaves it
+				}
+			}
+		}
+	}
+	w.win.SetContent(w.tabs)
+	w.win.Canvas().AddShortcut(searchShortcut, func(fyne.Shortcut) {
+		for _, t := range w.chats {
+			if t.item == w.tabs.Selected() {
+				t.view.openSearch()
+			}
+		}
+	})
+	w.win.Resize(fyne.NewSize(560, 640))
+	// Closing the window hides it: the tabs keep their messages and drafts.
+	w.win.SetCloseIntercept(func() {
+		w.win.Hide()
+		w.visible = false
+	})
 }
 
 func (w *chatWindows) markRead(item *container.TabItem) {
@@ -249,7 +260,7 @@ func (w *chatWindows) retry(t *chatTab, id string) {
 	}
 	t.view.SetState(id, stateSending, "")
 	client, peer := w.c.client, t.peer
-	if client == nil || w.c.store == nil {
+	if client == nil || w.c.store == nil || t.room != nil { // a room's message goes again as new
 		w.transmit(t, id, body)
 		return
 	}
@@ -280,10 +291,14 @@ func (w *chatWindows) transmit(t *chatTab, local, body string) {
 		t.view.SetState(local, stateFailed, lang.L("not signed in"))
 		return
 	}
+	sendTo := client.SendMessage
+	if t.room != nil {
+		sendTo = client.SendRoomMessage
+	}
 	w.run(func() func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		id, err := client.SendMessage(ctx, peer, body)
+		id, err := sendTo(ctx, peer, body)
 		return func() {
 			if err != nil {
 				t.view.SetState(local, stateFailed, describeSendError(err))

@@ -463,6 +463,16 @@ func (c *controller) handle(e xmpp.Event) {
 		c.avatars.setHash(e.JID, e.Hash)
 	case xmpp.MessageReceived:
 		c.chats.received(e.Message)
+	case xmpp.RoomJoined:
+		c.chats.roomJoined(e)
+	case xmpp.RoomMessage:
+		c.chats.roomMessage(e)
+	case xmpp.OccupantChanged:
+		c.chats.occupantChanged(e)
+	case xmpp.RoomSubject:
+		c.chats.roomSubject(e)
+	case xmpp.RoomLeft:
+		c.chats.roomLeft(e)
 	case xmpp.NoticeReceived:
 		c.notices.received(e.Notice)
 	case xmpp.MessageStateChanged:

@@ -109,10 +109,12 @@ func newMainWindow(c *controller) *mainWindow {
 	m.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift},
 		func(fyne.Shortcut) { m.searchMessages() })
 	m.win.Canvas().AddShortcut(findColleaguesShortcut, func(fyne.Shortcut) { m.findColleagues() })
+	m.win.Canvas().AddShortcut(joinRoomShortcut, func(fyne.Shortcut) { c.showJoinRoom(m.win) })
 	m.win.SetContent(container.NewBorder(top, nil, nil, nil, m.roster.Object()))
 	m.win.SetMainMenu(fyne.NewMainMenu(
 		fyne.NewMenu("Magpie",
 			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
+			&fyne.MenuItem{Label: lang.L("Join a group chat…"), Shortcut: joinRoomShortcut, Action: func() { c.showJoinRoom(m.win) }},
 			fyne.NewMenuItem(lang.L("Search messages…"), m.searchMessages),
 			fyne.NewMenuItem(lang.L("Notices…"), m.showNotices),
 			fyne.NewMenuItem(lang.L("Find colleagues…"), m.findColleagues),
