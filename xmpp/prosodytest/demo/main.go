@@ -83,6 +83,9 @@ func run(bin string) error {
 	// With prosody-modules (make deps installs it) the server has a company
 	// directory: Find colleagues (Ctrl+K) searches it.
 	opts := prosodytest.Options{Domain: "demo.magpie.test", LogLevel: "info"}
+	// Group chat: a conference service where 李四 keeps the R&D room.
+	opts.Components = append(opts.Components, prosodytest.Component{Domain: "conference." + opts.Domain, Module: "muc",
+		Config: "\tmodules_enabled = { \"muc_mam\" }\n\tmuc_room_default_persistent = true\n\tmuc_room_default_public = true"})
 	directory := prosodytest.HasModule("vjud")
 	if directory {
 		opts = prosodytest.DirectoryModules(opts)
@@ -260,6 +263,7 @@ func run(bin string) error {
 	fmt.Printf("Demo server %s on %s. You are %s (password %q).\n", srv.Domain, srv.C2SAddr, me, password)
 	fmt.Println("Colleagues: 李四, 王五, 赵六 and 小助手 are online; 小助手 answers every message. Quit Magpie to end the demo.")
 	fmt.Println("The OA system left 3 notices while you were away, and the server announces maintenance after sign-in: see Notices.")
+	fmt.Println("Group chat: Ctrl+J and join " + demoRoom + ", where 李四 is.")
 	app := exec.CommandContext(ctx, bin)
 	// Its own instance directory: the demo's Magpie runs beside the user's.
 	app.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "XDG_DATA_HOME="+filepath.Join(config, "data"),
@@ -273,6 +277,7 @@ func run(bin string) error {
 	go func() {
 		for _, c := range online {
 			if strings.HasPrefix(c.Account().String(), "lisi@") {
+				openRoom(ctx, c, srv.Domain)
 				greet(ctx, c, jid.MustParse(me))
 				announce(ctx, admin, srv.Domain)
 			}
@@ -347,6 +352,20 @@ func announce(ctx context.Context, admin *xmpp.Client, domain string) {
 	}
 	_, _ = admin.Send(ctx, xmpp.OutgoingMessage{To: jid.MustParse(domain + "/announce/online"), Type: stanza.HeadlineMessage,
 		Subject: "系统维护通知", Body: "今晚 22:00–23:00 邮件和 OA 系统维护，期间无法登录，请提前保存工作。\nMail and OA maintenance tonight 22:00–23:00."})
+}
+
+// demoRoom is the group chat 李四 opens: join it with Ctrl+J.
+const demoRoom = "rd@conference.demo.magpie.test"
+
+// openRoom has 李四 create the R&D room and say something in it, so that
+// joining it shows history.
+func openRoom(ctx context.Context, c *xmpp.Client, domain string) {
+	room := jid.MustParse("rd@conference." + domain)
+	if err := c.JoinRoom(ctx, room, "李四"); err != nil {
+		fmt.Println("demo: the group chat could not be opened:", err)
+		return
+	}
+	_, _ = c.SendRoomMessage(ctx, room, "欢迎来到研发部群聊！周报请周五前交。Welcome to the R&D room; weekly reports by Friday.")
 }
 
 // greet waits until Magpie's session is online, then says hello.
