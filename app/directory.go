@@ -121,9 +121,11 @@ func (d *directoryWindow) start() {
 
 // show puts a search's answer in the window.
 func (d *directoryWindow) show(results []xmpp.DirectoryEntry, err error) {
-	slices.SortStableFunc(results, func(a, b xmpp.DirectoryEntry) int { // as the contacts list sorts
-		return strings.Compare(nameSortKey(a.Name, pinyinKeys(a.Name)), nameSortKey(b.Name, pinyinKeys(b.Name)))
-	})
+	keys := make(map[string]string, len(results)) // as the contacts list sorts
+	for _, e := range results {
+		keys[e.Name] = nameSortKey(e.Name, pinyinKeys(e.Name))
+	}
+	slices.SortStableFunc(results, func(a, b xmpp.DirectoryEntry) int { return strings.Compare(keys[a.Name], keys[b.Name]) })
 	d.results = results
 	switch {
 	case err != nil:

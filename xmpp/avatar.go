@@ -131,6 +131,16 @@ type wirePubsub struct {
 	PublishOptions *struct {
 		Form wireDataForm `xml:"jabber:x:data x"`
 	} `xml:"publish-options"`
+	Retract *wirePubsubRetract `xml:"retract"`
+}
+
+// wirePubsubRetract removes items from a node.
+type wirePubsubRetract struct {
+	Node   string `xml:"node,attr"`
+	Notify string `xml:"notify,attr,omitempty"`
+	Items  []struct {
+		ID string `xml:"id,attr"`
+	} `xml:"item"`
 }
 
 type wirePubsubItems struct {

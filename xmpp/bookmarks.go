@@ -108,23 +108,6 @@ type wirePrivateQuery struct {
 	Storage wireLegacyStorage `xml:"storage"`
 }
 
-// wireBookmarksPubsub is the pubsub request for the bookmarks node.
-type wireBookmarksPubsub struct {
-	XMLName        xml.Name         `xml:"http://jabber.org/protocol/pubsub pubsub"`
-	Items          *wirePubsubItems `xml:"items"`
-	Publish        *wirePubsubItems `xml:"publish"`
-	PublishOptions *struct {
-		Form wireDataForm `xml:"jabber:x:data x"`
-	} `xml:"publish-options"`
-	Retract *struct {
-		Node   string `xml:"node,attr"`
-		Notify string `xml:"notify,attr,omitempty"`
-		Items  []struct {
-			ID string `xml:"id,attr"`
-		} `xml:"item"`
-	} `xml:"retract"`
-}
-
 func parseBool(s string) bool { b, _ := strconv.ParseBool(s); return b }
 
 func boolAttr(b bool) string {
@@ -244,15 +227,11 @@ func (c *Client) RemoveBookmark(ctx context.Context, room jid.JID) error {
 		return err
 	}
 	if mode == bookmarksPEP {
-		req := wireBookmarksPubsub{Retract: &struct {
-			Node   string `xml:"node,attr"`
-			Notify string `xml:"notify,attr,omitempty"`
-			Items  []struct {
-				ID string `xml:"id,attr"`
-			} `xml:"item"`
-		}{Node: nsBookmarks, Notify: "true", Items: []struct {
+		retract := &wirePubsubRetract{Node: nsBookmarks, Notify: "true"}
+		retract.Items = append(retract.Items, struct {
 			ID string `xml:"id,attr"`
-		}{{ID: room.String()}}}}
+		}{room.String()})
+		req := wirePubsub{Retract: retract}
 		err = stanzaErr(sess.UnmarshalIQElement(ctx, xmlPayload(req), stanza.IQ{Type: stanza.SetIQ}, nil))
 		var se *StanzaError
 		if errors.As(err, &se) && se.Condition == string(stanza.ItemNotFound) {
@@ -283,8 +262,8 @@ func sameRoom(s string, room jid.JID) bool {
 // pepBookmarks fetches the items of the bookmarks node; a node that does
 // not exist holds no bookmarks.
 func (c *Client) pepBookmarks(ctx context.Context, sess *mxmpp.Session) ([]Bookmark, error) {
-	var resp wireBookmarksPubsub
-	req := wireBookmarksPubsub{Items: &wirePubsubItems{Node: nsBookmarks}}
+	var resp wirePubsub
+	req := wirePubsub{Items: &wirePubsubItems{Node: nsBookmarks}}
 	err := stanzaErr(sess.UnmarshalIQElement(ctx, xmlPayload(req), stanza.IQ{Type: stanza.GetIQ}, &resp))
 	var se *StanzaError
 	if errors.As(err, &se) && se.Condition == string(stanza.ItemNotFound) {
@@ -311,7 +290,7 @@ func publishBookmark(ctx context.Context, sess *mxmpp.Session, b Bookmark) error
 	item := wireAvatarItem{ID: b.Room.String(), Conference: &wireConference{
 		Name: b.Name, Autojoin: boolAttr(b.Autojoin), Nick: b.Nick, Password: b.Password,
 	}}
-	req := wireBookmarksPubsub{Publish: &wirePubsubItems{Node: nsBookmarks, Items: []wireAvatarItem{item}}}
+	req := wirePubsub{Publish: &wirePubsubItems{Node: nsBookmarks, Items: []wireAvatarItem{item}}}
 	req.PublishOptions = &struct {
 		Form wireDataForm `xml:"jabber:x:data x"`
 	}{wireDataForm{Type: "submit", Fields: []wireFormField{

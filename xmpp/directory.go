@@ -149,6 +149,7 @@ type discoItemsQuery struct {
 	XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
 	Items   []struct {
 		JID  string `xml:"jid,attr"`
+		Name string `xml:"name,attr"`
 		Node string `xml:"node,attr"`
 	} `xml:"item"`
 }

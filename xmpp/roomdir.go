@@ -2,7 +2,6 @@ package xmpp
 
 import (
 	"context"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"sort"
@@ -92,14 +91,7 @@ func (c *Client) ListRooms(ctx context.Context, service jid.JID) ([]RoomInfo, er
 	if err != nil {
 		return nil, err
 	}
-	var items struct {
-		XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
-		Items   []struct {
-			JID  string `xml:"jid,attr"`
-			Name string `xml:"name,attr"`
-			Node string `xml:"node,attr"`
-		} `xml:"item"`
-	}
+	var items discoItemsQuery
 	err = sess.UnmarshalIQElement(ctx, xmlPayload(discoItemsQuery{}), stanza.IQ{Type: stanza.GetIQ, To: service}, &items)
 	if err != nil {
 		return nil, fmt.Errorf("xmpp: list the rooms of %s: %w", service, stanzaErr(err))

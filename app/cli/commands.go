@@ -106,6 +106,23 @@ func runLogout(env *Env, args []string) int {
 	return ExitOK
 }
 
+// messageText is the text to send: the words given, or else standard
+// input without its trailing newlines; empty text is a usage error.
+func messageText(env *Env, words []string) (string, error) {
+	body := strings.Join(words, " ")
+	if len(words) == 0 {
+		b, err := io.ReadAll(env.Stdin)
+		if err != nil {
+			return "", fmt.Errorf("read the text from standard input: %w", err)
+		}
+		body = strings.TrimRight(string(b), "\n")
+	}
+	if strings.TrimSpace(body) == "" {
+		return "", usageError("the message is empty")
+	}
+	return body, nil
+}
+
 func runSend(env *Env, args []string) int {
 	var cf connFlags
 	fs := newFlagSet(env, "send", &cf, true)
@@ -131,16 +148,9 @@ func runSend(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cf.jid, err)
 	}
-	body := strings.Join(fs.Args()[1:], " ")
-	if fs.NArg() == 1 {
-		b, err := io.ReadAll(env.Stdin)
-		if err != nil {
-			return fail(env, cfg.JID, fmt.Errorf("read the text from standard input: %w", err))
-		}
-		body = strings.TrimRight(string(b), "\n")
-	}
-	if strings.TrimSpace(body) == "" {
-		return fail(env, cfg.JID, usageError("the message is empty"))
+	body, err := messageText(env, fs.Args()[1:])
+	if err != nil {
+		return fail(env, cfg.JID, err)
 	}
 	// No presence: a send must not take the offline messages meant for the
 	// user's other clients, nor flash the account online.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,16 +27,9 @@ func sendToRoom(env *Env, cf *connFlags, roomArg, nick string, words []string) i
 	if err != nil {
 		return fail(env, cf.jid, err)
 	}
-	body := strings.Join(words, " ")
-	if len(words) == 0 {
-		b, err := io.ReadAll(env.Stdin)
-		if err != nil {
-			return fail(env, cfg.JID, fmt.Errorf("read the text from standard input: %w", err))
-		}
-		body = strings.TrimRight(string(b), "\n")
-	}
-	if strings.TrimSpace(body) == "" {
-		return fail(env, cfg.JID, usageError("the message is empty"))
+	body, err := messageText(env, words)
+	if err != nil {
+		return fail(env, cfg.JID, err)
 	}
 	if nick == "" {
 		nick = jid.MustParse(cfg.JID).Localpart()
