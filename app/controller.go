@@ -370,55 +370,41 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 // them the results of background work sent on applies (avatars).
 func (c *controller) pump(client *xmpp.Client, applies <-chan func()) {
 	events := client.Events()
-	toUI := c.uiRunner()
+	q := &uiQueue{toUI: c.uiRunner(), apply: func(batch []any) { c.applyBatch(client, batch) }}
 	for {
-		var e xmpp.Event
 		select {
 		case apply := <-applies:
-			toUI(func() {
-				if c.client == client {
-					apply()
-				}
-			})
-			continue
-		case next, ok := <-events:
+			q.add(apply)
+		case e, ok := <-events:
 			if !ok {
 				return
 			}
-			e = next
+			q.add(e)
 		}
-		// Take whatever else is already waiting, so a flood (thousands of
-		// presences at sign-in, an archive catch-up) is handed to the UI in
-		// a few batches, each redrawn once, not one redraw per event.
-		batch := []xmpp.Event{e}
-	more:
-		for len(batch) < maxEventBatch {
-			select {
-			case e, ok := <-events:
-				if !ok {
-					break more
-				}
-				batch = append(batch, e)
-			default:
-				break more
-			}
+	}
+}
+
+// applyBatch applies events and results from the pump, holding the contact
+// list's redraws until the end of the batch.
+func (c *controller) applyBatch(client *xmpp.Client, batch []any) {
+	if c.client != client {
+		return
+	}
+	if c.main != nil {
+		roster := c.main.roster
+		roster.hold()
+		defer roster.release()
+	}
+	for _, item := range batch {
+		if c.client != client { // a batch can sign out
+			return
 		}
-		toUI(func() {
-			if c.client != client {
-				return
-			}
-			if c.main != nil {
-				roster := c.main.roster
-				roster.hold()
-				defer roster.release()
-			}
-			for _, e := range batch {
-				if c.client != client { // a batch can sign out
-					return
-				}
-				c.handle(e)
-			}
-		})
+		switch item := item.(type) {
+		case func():
+			item()
+		case xmpp.Event:
+			c.handle(item)
+		}
 	}
 }
 

@@ -226,6 +226,9 @@ func (v *rosterView) SetPresence(bare jid.JID, p xmpp.Presence, online bool) {
 			info.status = strings.TrimPrefix(info.status+" · "+idle, " · ")
 		}
 	}
+	if info == v.presence[key] {
+		return // a probe's answer for a contact already known offline, say
+	}
 	if info == (presenceInfo{}) {
 		delete(v.presence, key)
 	} else {

@@ -432,3 +432,29 @@ func TestRosterHoldDefersRedraws(t *testing.T) {
 		t.Fatalf("after release: %q; online Ben should lead", got)
 	}
 }
+
+// TestRosterIgnoresUnchangedPresence: the answers to the presence probes at
+// sign-in say "offline" for every offline colleague; they change nothing
+// and must not redraw the list (with 20,000 contacts each redraw of a
+// flood cost the app time and memory).
+func TestRosterIgnoresUnchangedPresence(t *testing.T) {
+	f := newRosterFixture(t)
+	anna := testContact("a@example.org", "Anna", "Team")
+	f.view.SetContacts([]xmpp.Contact{anna})
+	f.view.hold()
+	f.view.SetPresence(anna.JID, xmpp.Presence{}, false)
+	if f.view.pendingRedraw || f.view.pendingRebuild {
+		t.Fatal("an offline contact reported offline asks for a redraw")
+	}
+	f.view.SetPresence(anna.JID, presenceShowing(xmpp.ShowAvailable), true)
+	if !f.view.pendingRebuild {
+		t.Fatal("a contact coming online does not move in the list")
+	}
+	f.view.release()
+	f.view.hold()
+	f.view.SetPresence(anna.JID, presenceShowing(xmpp.ShowAvailable), true)
+	if f.view.pendingRedraw || f.view.pendingRebuild {
+		t.Fatal("the same presence again asks for a redraw")
+	}
+	f.view.release()
+}

@@ -1,0 +1,50 @@
+package app
+
+import "sync"
+
+// uiQueue hands events and results (xmpp.Event or func()) to Fyne's
+// goroutine in arrival order, coalescing: while one hand-over waits for the
+// UI, whatever arrives joins it, so a flood (thousands of presences at
+// sign-in, an archive catch-up) is applied and redrawn a few times, not once
+// per event, however the events trickle in. With 20,000 contacts Prosody's
+// answers to the presence probes came two at a time: taking only what was
+// already waiting made 10,000 hand-overs, each redrawing the contact list,
+// and the redraws kept the app busy, and growing, for ten seconds.
+type uiQueue struct {
+	toUI  func(func())
+	apply func(batch []any) // on Fyne's goroutine
+
+	mu      sync.Mutex
+	pending []any
+	queued  bool // a hand-over is queued on Fyne's goroutine and has not run
+}
+
+func (q *uiQueue) add(item any) {
+	q.mu.Lock()
+	q.pending = append(q.pending, item)
+	schedule := !q.queued
+	q.queued = true
+	q.mu.Unlock()
+	if schedule {
+		q.toUI(q.deliver)
+	}
+}
+
+// deliver applies up to maxEventBatch items and queues the rest for the
+// UI's next turn, so that the window stays responsive during a flood.
+func (q *uiQueue) deliver() {
+	q.mu.Lock()
+	n := min(len(q.pending), maxEventBatch)
+	batch := q.pending[:n:n]
+	if n == len(q.pending) {
+		q.pending = nil
+		q.queued = false
+	} else {
+		q.pending = append([]any(nil), q.pending[n:]...)
+		// Queued from another goroutine: fyne.Do called on Fyne's own
+		// goroutine runs the function at once, without a redraw between.
+		go q.toUI(q.deliver)
+	}
+	q.mu.Unlock()
+	q.apply(batch)
+}
