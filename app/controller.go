@@ -71,6 +71,8 @@ type controller struct {
 	trayHost atomic.Bool
 	// avatars holds the signed-in account's contacts' photos.
 	avatars *avatarCache
+	// bookmarks are the signed-in account's room bookmarks (rooms.go).
+	bookmarks *roomBook
 	// profiles are the profiles seen this session, for cards opened again.
 	profiles map[string]xmpp.Profile
 	// pendingLinks are xmpp: links that came before sign-in (links.go).
@@ -204,7 +206,9 @@ func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.C
 		var client *xmpp.Client
 		db, err := openStore(storePath, cfg.JID)
 		if err == nil {
-			opts := append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version), xmpp.WithStore(db))
+			// The core joins the autojoin bookmarks, after every new
+			// session and when another device adds one (rooms.go).
+			opts := append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version), xmpp.WithStore(db), xmpp.WithAutojoin())
 			client, err = xmpp.New(cfg.JID, append(opts, extra...)...)
 			if err == nil {
 				if err = client.Connect(ctx); err != nil {
@@ -329,6 +333,8 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	c.main = newMainWindow(c)
 	c.chats = newChatWindows(c)
 	c.notices.refreshCount()
+	c.bookmarks = nil
+	c.loadBookmarks()
 	c.main.win.Show()
 	if c.loginWin != nil {
 		c.loginWin.Hide()
@@ -427,6 +433,7 @@ func (c *controller) handle(e xmpp.Event) {
 		c.main.setState(e)
 		if e.State == xmpp.Online {
 			c.avatars.retryFailed() // those that failed while offline
+			c.loadBookmarks()       // changed elsewhere meanwhile
 		}
 		if e.State == xmpp.Offline && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate)) {
 			c.signOut(describeError(e.Err))
@@ -451,14 +458,22 @@ func (c *controller) handle(e xmpp.Event) {
 		c.chats.received(e.Message)
 	case xmpp.RoomJoined:
 		c.chats.roomJoined(e)
+		c.refreshRooms()
 	case xmpp.RoomMessage:
 		c.chats.roomMessage(e)
 	case xmpp.OccupantChanged:
 		c.chats.occupantChanged(e)
+		if e.Self {
+			c.refreshRooms() // the service went down, or the nick changed
+		}
 	case xmpp.RoomSubject:
 		c.chats.roomSubject(e)
+		c.refreshRooms()
 	case xmpp.RoomLeft:
 		c.chats.roomLeft(e)
+		c.refreshRooms()
+	case xmpp.BookmarksChanged:
+		c.bookmarksChanged(e)
 	case xmpp.NoticeReceived:
 		c.notices.received(e.Notice)
 	case xmpp.MessageStateChanged:
@@ -468,6 +483,9 @@ func (c *controller) handle(e xmpp.Event) {
 	case xmpp.SubscriptionRequest:
 		c.main.askSubscription(e.From, e.Status)
 	case xmpp.ErrorOccurred:
+		if c.chats.roomError(e.Err) {
+			break
+		}
 		c.main.showProblem(lang.L("Something went wrong: {{.Error}}", map[string]any{"Error": e.Err.Error()}))
 	case xmpp.HistorySynced:
 		if e.Err != nil {
@@ -490,9 +508,10 @@ func (c *controller) showMain() {
 // signOut ends the session and returns to the login window.
 func (c *controller) signOut(message string) {
 	client, db := c.client, c.store
-	c.client, c.store = nil, nil
+	c.client, c.store, c.bookmarks = nil, nil, nil
 	if client != nil {
 		go func() {
+			leaveAllRooms(client)
 			client.Close()
 			if db != nil {
 				db.Close() // after the client: it writes until it is closed
@@ -518,6 +537,7 @@ func (c *controller) signOut(message string) {
 // shutdown signs out cleanly when the app quits.
 func (c *controller) shutdown() {
 	if c.client != nil {
+		leaveAllRooms(c.client)
 		c.client.Close()
 	}
 	if c.store != nil {

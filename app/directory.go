@@ -168,20 +168,18 @@ func describeDirectoryError(err error) string {
 // directoryRow is one colleague: name, address and department, and what
 // can be done.
 type directoryRow struct {
-	name, detail *widget.Label
-	add, chat    *widget.Button
+	*actionRow
+	add, chat *widget.Button
 }
 
 func (d *directoryWindow) newRow() fyne.CanvasObject {
 	r := &directoryRow{
-		name:   &widget.Label{Text: "Template", TextStyle: fyne.TextStyle{Bold: true}, Truncation: fyne.TextTruncateEllipsis},
-		detail: &widget.Label{Text: "template@example.com", Importance: widget.LowImportance, Truncation: fyne.TextTruncateEllipsis},
-		add:    &widget.Button{Text: lang.L("Add to contacts"), Icon: theme.ContentAddIcon(), Importance: widget.LowImportance},
-		chat:   &widget.Button{Text: lang.L("Chat"), Icon: theme.MailComposeIcon(), Importance: widget.LowImportance},
+		add:  rowButton(lang.L("Add to contacts"), theme.ContentAddIcon()),
+		chat: rowButton(lang.L("Chat"), theme.MailComposeIcon()),
 	}
-	box := container.NewBorder(nil, nil, nil, container.NewHBox(r.add, r.chat), container.NewVBox(r.name, r.detail))
-	d.rows[box] = r
-	return box
+	r.actionRow = newActionRow(r.add, r.chat)
+	d.rows[r.box] = r
+	return r.box
 }
 
 func (d *directoryWindow) bindRow(i widget.ListItemID, o fyne.CanvasObject) {

@@ -12,6 +12,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 	"mellium.im/xmpp/jid"
 
 	"magpie/xmpp"
@@ -29,15 +30,25 @@ func (d *directoryWindow) submit(text string) {
 // row returns the drawn row showing name.
 func (d *directoryWindow) row(t *testing.T, name string) *directoryRow {
 	t.Helper()
-	d.list.Refresh()
-	for _, o := range test.LaidOutObjects(d.list) {
-		if r, ok := d.rows[o]; ok && o.Visible() && r.name.Text == name {
+	return drawnRow(t, d.list, d.rows, name, d.results)
+}
+
+// drawnRow returns the row of a search window's list that is on screen
+// and shows name; listed is what the window holds, for the failure.
+func drawnRow[R interface{ shows() string }](t *testing.T, list *widget.List, rows map[fyne.CanvasObject]R, name string, listed any) R {
+	t.Helper()
+	list.Refresh()
+	for _, o := range test.LaidOutObjects(list) {
+		if r, ok := rows[o]; ok && o.Visible() && r.shows() == name {
 			return r
 		}
 	}
-	t.Fatalf("no row shows %q; results: %v", name, d.results)
-	return nil
+	t.Fatalf("no row shows %q; listed: %v", name, listed)
+	var none R
+	return none
 }
+
+func (r *actionRow) shows() string { return r.name.Text }
 
 // TestDirectoryFindColleagues drives Find colleagues against Prosody's directory
 // (mod_vjud on search.DOMAIN): Ctrl+K opens it, Enter searches, the

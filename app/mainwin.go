@@ -45,6 +45,8 @@ type mainWindow struct {
 	problemBox *fyne.Container
 	// directory is the company directory search (Find colleagues), while open.
 	directory *directoryWindow
+	// roomDir is the list of the server's group chats, while open.
+	roomDir *roomDirectory
 	// editor is the own profile's editor, while open.
 	editor *profileEditor
 	// settingsForm is the settings dialog's fields, while open.
@@ -81,6 +83,8 @@ func newMainWindow(c *controller) *mainWindow {
 	m := &mainWindow{c: c, win: c.app.NewWindow("Magpie")}
 	m.roster = newRosterView(c.openChat)
 	m.roster.onMenu = m.contactMenu
+	m.roster.onOpenRoom = func(room jid.JID) { c.enterRoom(room, m.win) }
+	m.roster.onRoomMenu = c.roomMenu
 	m.roster.setAvatars(c.avatars)
 	m.state = &widget.Label{Text: lang.L("Connecting…"), TextStyle: fyne.TextStyle{Italic: true}}
 	m.status = &widget.Entry{PlaceHolder: lang.L("What are you doing?")}
@@ -110,11 +114,13 @@ func newMainWindow(c *controller) *mainWindow {
 		func(fyne.Shortcut) { m.searchMessages() })
 	m.win.Canvas().AddShortcut(findColleaguesShortcut, func(fyne.Shortcut) { m.findColleagues() })
 	m.win.Canvas().AddShortcut(joinRoomShortcut, func(fyne.Shortcut) { c.showJoinRoom(m.win) })
+	m.win.Canvas().AddShortcut(browseRoomsShortcut, func(fyne.Shortcut) { m.browseRooms() })
 	m.win.SetContent(container.NewBorder(top, nil, nil, nil, m.roster.Object()))
 	m.win.SetMainMenu(fyne.NewMainMenu(
 		fyne.NewMenu("Magpie",
 			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
 			&fyne.MenuItem{Label: lang.L("Join a group chat…"), Shortcut: joinRoomShortcut, Action: func() { c.showJoinRoom(m.win) }},
+			&fyne.MenuItem{Label: lang.L("Browse group chats…"), Shortcut: browseRoomsShortcut, Action: m.browseRooms},
 			fyne.NewMenuItem(lang.L("Search messages…"), m.searchMessages),
 			fyne.NewMenuItem(lang.L("Notices…"), m.showNotices),
 			fyne.NewMenuItem(lang.L("Find colleagues…"), m.findColleagues),
@@ -377,6 +383,9 @@ func (m *mainWindow) close() {
 	}
 	if m.directory != nil {
 		m.directory.win.Close()
+	}
+	if m.roomDir != nil {
+		m.roomDir.win.Close()
 	}
 	if m.editor != nil {
 		m.editor.win.Close()

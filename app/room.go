@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 	"mellium.im/xmpp/jid"
@@ -46,6 +47,15 @@ type roomView struct {
 	rejoin  *widget.Button
 	banner  *fyne.Container
 	root    fyne.CanvasObject
+
+	// nickButton shows the own nick under the occupants; a tap turns it
+	// into nickEntry to change it. nickProblem says why the room refused
+	// a new nick; pendingNick is the nick asked for until the room answers.
+	nickButton  *widget.Button
+	nickEntry   *searchEntry
+	nickProblem *widget.Label
+	pendingNick string
+	onNick      func(nick string)
 }
 
 // nickColors are readable on the light and the dark theme alike.
@@ -90,8 +100,8 @@ func roleWord(role string) string {
 	return ""
 }
 
-func newRoomView(room jid.JID, nick string, chat *chatView, onRejoin func()) *roomView {
-	r := &roomView{room: room, nick: nick, occupants: map[string]xmpp.Occupant{}}
+func newRoomView(room jid.JID, nick string, chat *chatView, onRejoin func(), onNick func(string)) *roomView {
+	r := &roomView{room: room, nick: nick, occupants: map[string]xmpp.Occupant{}, onNick: onNick}
 	r.people = widget.NewList(
 		func() int { return len(r.sorted) },
 		func() fyne.CanvasObject {
@@ -109,9 +119,22 @@ func newRoomView(room jid.JID, nick string, chat *chatView, onRejoin func()) *ro
 	r.banner = container.NewBorder(nil, nil, nil, container.NewCenter(r.rejoin), r.removed)
 	r.banner.Hide()
 	chat.top.Add(r.banner)
-	chat.profileButton.Hide() // a room has no profile card
+	// A room has no profile card: the button (and the header) open the
+	// room's menu.
+	chat.profileButton.Icon = theme.MoreVerticalIcon()
+	r.nickButton = &widget.Button{Icon: theme.DocumentCreateIcon(), Importance: widget.LowImportance,
+		Alignment: widget.ButtonAlignLeading, OnTapped: r.editNick}
+	r.nickEntry = newSearchEntry(r.endNickEdit)
+	r.nickEntry.OnSubmitted = func(text string) { r.onNick(text) }
+	r.nickEntry.Hide()
+	r.nickProblem = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
+	r.nickProblem.Hide()
+	r.setNick(nick)
+	you := container.NewVBox(widget.NewSeparator(),
+		&widget.Label{Text: lang.L("Your nickname"), Importance: widget.LowImportance},
+		r.nickButton, r.nickEntry, r.nickProblem)
 	split := container.NewHSplit(chat.Object(), container.NewBorder(
-		&widget.Label{Text: lang.L("Occupants"), TextStyle: fyne.TextStyle{Bold: true}}, nil, nil, nil, r.people))
+		&widget.Label{Text: lang.L("Occupants"), TextStyle: fyne.TextStyle{Bold: true}}, you, nil, nil, r.people))
 	split.Offset = 0.75
 	r.root = split
 	return r
@@ -137,12 +160,63 @@ func (r *roomView) occupantChanged(e xmpp.OccupantChanged) {
 		o.Nick = e.NewNick
 		r.occupants[o.Nick] = o
 		if e.Self {
-			r.nick = e.NewNick
+			r.setNick(e.NewNick)
+			if r.pendingNick != "" {
+				r.endNickEdit()
+			}
 		}
 	default:
 		r.occupants[o.Nick] = o
 	}
 	r.refreshOccupants()
+}
+
+// setNick shows the own nick.
+func (r *roomView) setNick(nick string) {
+	r.nick = nick
+	r.nickButton.SetText(nick)
+	if nick == "" {
+		r.nickButton.Hide()
+	} else if !r.nickEntry.Visible() {
+		r.nickButton.Show()
+	}
+}
+
+// editNick turns the own nick into an entry to change it.
+func (r *roomView) editNick() {
+	if !r.joined {
+		return
+	}
+	r.nickEntry.SetText(r.nick)
+	r.nickButton.Hide()
+	r.nickEntry.Show()
+	r.nickProblem.Hide()
+	if c := fyne.CurrentApp().Driver().CanvasForObject(r.nickEntry); c != nil {
+		c.Focus(r.nickEntry)
+	}
+}
+
+// endNickEdit puts the own nick back in place of the entry (Escape, or
+// the room took the new one).
+func (r *roomView) endNickEdit() {
+	r.pendingNick = ""
+	r.nickEntry.Hide()
+	r.nickProblem.Hide()
+	if r.nick != "" {
+		r.nickButton.Show()
+	}
+}
+
+// nickRefused shows why the room did not take the new nick, keeping what
+// the user typed to correct it.
+func (r *roomView) nickRefused(text string) {
+	r.pendingNick = ""
+	r.nickProblem.SetText(text)
+	r.nickProblem.Show()
+	if !r.nickEntry.Visible() {
+		r.nickEntry.Show()
+		r.nickButton.Hide()
+	}
 }
 
 func (r *roomView) refreshOccupants() {
@@ -221,11 +295,13 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		}
 		t = &chatTab{peer: room}
 		t.view = newChatView(room, func(body string) { w.sendRoom(t, body) }, func(id string) { w.retry(t, id) })
-		t.room = newRoomView(room, nick, t.view, func() { w.rejoin(t) })
+		t.room = newRoomView(room, nick, t.view, func() { w.rejoin(t) }, func(nick string) { w.changeNick(t, nick) })
 		t.room.joined = true
-		t.view.SetHeader(room.Localpart(), room.String(), "")
-		t.view.avatar.bind(nil, room.String(), room.Localpart())
-		t.item = container.NewTabItemWithIcon(room.Localpart(), theme.AccountIcon(), t.room.root)
+		t.view.onProfile = func() { w.roomMenu(t) }
+		title := w.c.roomTitle(room)
+		t.view.SetHeader(title, room.String(), "")
+		t.view.avatar.bind(nil, room.String(), roomAvatarName(title))
+		t.item = container.NewTabItemWithIcon(title, theme.AccountIcon(), t.room.root)
 		w.chats[room.String()] = t
 		w.tabs.Append(t.item)
 		if w.c.client != nil {
@@ -235,7 +311,7 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 					continue
 				}
 				if t.room.nick == "" {
-					t.room.nick = r.Nick
+					t.room.setNick(r.Nick)
 				}
 				if r.Subject != "" {
 					w.setSubject(t, r.Subject)
@@ -259,7 +335,7 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 }
 
 func (w *chatWindows) setSubject(t *chatTab, subject string) {
-	t.view.SetHeader(t.peer.Localpart(), t.peer.String(), subject)
+	t.view.SetHeader(w.c.roomTitle(t.peer), t.peer.String(), subject)
 }
 
 // toRoom is how the room's view shows m: the sender's nick, coloured.
@@ -310,6 +386,7 @@ func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
 	reading := w.c.foreground && w.visible && w.tabs.Selected() == t.item && t.view.Active()
 	if !reading && !m.Delayed {
 		t.unread++
+		w.c.roomUnread(e.Room, t.unread)
 		w.c.refreshUnread()
 	}
 }
@@ -317,7 +394,8 @@ func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
 // roomJoined opens (or reopens) the room's tab with who is there.
 func (w *chatWindows) roomJoined(e xmpp.RoomJoined) {
 	t := w.openRoom(e.Room, e.Nick, false)
-	t.room.nick, t.room.joined = e.Nick, true
+	t.room.joined = true
+	t.room.setNick(e.Nick)
 	occupants := e.Occupants
 	if w.c.client != nil {
 		occupants = w.c.client.Occupants(e.Room)
@@ -352,6 +430,7 @@ func (w *chatWindows) roomLeft(e xmpp.RoomLeft) {
 
 func (w *chatWindows) showRemoved(t *chatTab, text string) {
 	t.room.joined = false
+	t.room.endNickEdit()
 	t.room.setOccupants(nil)
 	t.room.removed.SetText(text)
 	t.room.rejoin.Enable()
@@ -394,27 +473,116 @@ func (w *chatWindows) leaveRoom(t *chatTab) {
 	})
 }
 
-// joinRoomDialog asks for a room and a nick and joins. The dialog stays
-// until the room lets the user in, explaining a refusal; a nick already
-// taken is asked for again.
+// changeNick asks the room for a new own nick. The room answers with the
+// nick change (OccupantChanged) or a refusal (ErrorOccurred, roomError).
+func (w *chatWindows) changeNick(t *chatTab, nick string) {
+	nick = strings.TrimSpace(nick)
+	client, room := w.c.client, t.peer
+	switch {
+	case nick == t.room.nick:
+		t.room.endNickEdit()
+		return
+	case nick == "":
+		t.room.nickRefused(lang.L("Enter a nickname."))
+		return
+	case client == nil:
+		t.room.nickRefused(lang.L("not signed in"))
+		return
+	}
+	t.room.pendingNick = nick
+	t.room.nickProblem.Hide()
+	w.run(func() func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := client.ChangeNick(ctx, room, nick)
+		return func() {
+			if err != nil && t.room.pendingNick == nick {
+				t.room.nickRefused(describeJoinError(err))
+			}
+		}
+	})
+}
+
+// roomError shows a room's refusal that came as an event: of a new nick,
+// in the room's tab; of an automatic join, in the contacts window. It
+// reports whether err was a room's.
+func (w *chatWindows) roomError(err error) bool {
+	var re *xmpp.RoomError
+	if !errors.As(err, &re) {
+		return false
+	}
+	if t, ok := w.chats[re.Room.Bare().String()]; ok && t.room != nil && t.room.joined {
+		if t.room.pendingNick != "" || errors.Is(err, xmpp.ErrNickConflict) {
+			t.room.nickRefused(describeJoinError(err))
+			return true
+		}
+		return false
+	}
+	if w.c.main != nil {
+		w.c.main.showProblem(lang.L("Could not join {{.Room}}: {{.Reason}}",
+			map[string]any{"Room": re.Room.Bare().String(), "Reason": describeJoinError(err)}))
+	}
+	return true
+}
+
+// roomMenu is the room tab's menu: the own nick, the bookmark, leaving.
+func (w *chatWindows) roomMenu(t *chatTab) {
+	c, room := w.c, t.peer
+	bm, bookmarked := c.bookmarks.get(room)
+	nick := fyne.NewMenuItem(lang.L("Change nickname…"), t.room.editNick)
+	nick.Disabled = !t.room.joined
+	items := []*fyne.MenuItem{nick}
+	if bookmarked {
+		items = append(items,
+			&fyne.MenuItem{Label: lang.L("Join automatically"), Checked: bm.Autojoin, Action: func() { c.setAutojoin(room, !bm.Autojoin) }},
+			fyne.NewMenuItem(lang.L("Remove bookmark"), func() { c.removeBookmark(room) }))
+	} else {
+		items = append(items, fyne.NewMenuItem(lang.L("Bookmark this room"), func() {
+			c.saveBookmark(xmpp.Bookmark{Room: room, Autojoin: true, Nick: t.room.nick}, w.win)
+		}))
+	}
+	if t.room.joined {
+		items = append(items, fyne.NewMenuItem(lang.L("Leave"), func() { c.leaveRoom(room) }))
+	} else {
+		items = append(items, fyne.NewMenuItem(lang.L("Rejoin"), func() { w.rejoin(t) }))
+	}
+	button := t.view.profileButton
+	widget.ShowPopUpMenuAtRelativePosition(fyne.NewMenu("", items...), w.win.Canvas(), fyne.NewPos(0, button.Size().Height), button)
+}
+
+// joinRoomDialog asks for a room and a nick (and a password, when the room
+// wants one) and joins. The dialog stays until the room lets the user in,
+// explaining a refusal with what was typed still there; a nick already
+// taken is asked for again. Like Gajim's, it bookmarks the room with
+// autojoin unless told not to.
 type joinRoomDialog struct {
-	c       *controller
-	room    *widget.Entry
-	nick    *widget.Entry
-	problem *widget.Label
-	join    *widget.Button
-	busy    *widget.ProgressBarInfinite
-	dlg     *dialog.CustomDialog
+	c        *controller
+	parent   fyne.Window
+	form     *widget.Form
+	room     *widget.Entry
+	nick     *widget.Entry
+	password *widget.Entry
+	// askPassword adds the password field; the room's refusal for want
+	// of one adds it too.
+	askPassword *widget.Button
+	bookmark    *widget.Check
+	browse      *widget.Button
+	problem     *widget.Label
+	join        *widget.Button
+	busy        *widget.ProgressBarInfinite
+	dlg         *dialog.CustomDialog
 }
 
 func (c *controller) showJoinRoom(parent fyne.Window) *joinRoomDialog {
-	d := &joinRoomDialog{c: c}
+	d := &joinRoomDialog{c: c, parent: parent}
 	d.room = widget.NewEntry()
 	d.room.SetPlaceHolder("room@conference." + domainOf(c.account.JID))
 	d.nick = widget.NewEntry()
 	if j, err := jid.Parse(c.account.JID); err == nil {
 		d.nick.SetText(j.Localpart())
 	}
+	d.password = widget.NewPasswordEntry()
+	d.password.OnSubmitted = func(string) { d.submit() }
 	d.problem = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
 	d.problem.Hide()
 	d.busy = widget.NewProgressBarInfinite()
@@ -423,17 +591,53 @@ func (c *controller) showJoinRoom(parent fyne.Window) *joinRoomDialog {
 	d.join = &widget.Button{Text: lang.L("Join"), Importance: widget.HighImportance, OnTapped: d.submit}
 	d.room.OnSubmitted = func(string) { d.submit() }
 	d.nick.OnSubmitted = func(string) { d.submit() }
-	form := widget.NewForm(
+	d.form = widget.NewForm(
 		widget.NewFormItem(lang.L("Room"), d.room),
 		widget.NewFormItem(lang.L("Nickname"), d.nick))
-	content := container.NewVBox(form, d.problem, d.busy)
+	d.askPassword = &widget.Button{Text: lang.L("Password…"), Importance: widget.LowImportance, OnTapped: d.showPassword}
+	d.browse = &widget.Button{Text: lang.L("Browse group chats…"), Icon: theme.ListIcon(), Importance: widget.LowImportance, OnTapped: func() {
+		d.dlg.Hide()
+		if c.main != nil {
+			c.main.browseRooms()
+		}
+	}}
+	d.bookmark = widget.NewCheck(lang.L("Bookmark this room (join it automatically)"), nil)
+	d.bookmark.SetChecked(true)
+	content := container.NewVBox(d.form,
+		container.NewHBox(d.browse, layout.NewSpacer(), d.askPassword),
+		d.bookmark, d.problem, d.busy)
 	cancel := widget.NewButton(lang.L("Cancel"), func() { d.dlg.Hide() })
 	d.dlg = dialog.NewCustomWithoutButtons(lang.L("Join a group chat"), content, parent)
 	d.dlg.SetButtons([]fyne.CanvasObject{cancel, d.join})
-	d.dlg.Resize(fyne.NewSize(420, 0))
+	d.dlg.Resize(fyne.NewSize(440, 0))
 	d.dlg.Show()
 	parent.Canvas().Focus(d.room)
 	return d
+}
+
+// showPassword adds the password field to the form.
+func (d *joinRoomDialog) showPassword() {
+	if !d.askPassword.Visible() {
+		return
+	}
+	d.askPassword.Hide()
+	d.form.Append(lang.L("Password"), d.password)
+	d.focus(d.password)
+}
+
+func (d *joinRoomDialog) focus(o fyne.Focusable) { d.parent.Canvas().Focus(o) }
+
+// fill puts a room, nick and password in the dialog.
+func (d *joinRoomDialog) fill(room jid.JID, nick, password string) {
+	d.room.SetText(room.String())
+	d.nick.SetText(nick)
+	if _, ok := d.c.bookmarks.get(room); ok {
+		d.bookmark.SetChecked(false) // bookmarked already: leave it as it is
+	}
+	if password != "" {
+		d.password.SetText(password)
+		d.showPassword()
+	}
 }
 
 func domainOf(account string) string {
@@ -449,6 +653,19 @@ func (d *joinRoomDialog) fail(text string) {
 	d.busy.Stop()
 	d.busy.Hide()
 	d.join.Enable()
+}
+
+// failWith explains a refused join and puts the cursor where the user can
+// mend it: the nick, or the password.
+func (d *joinRoomDialog) failWith(err error) {
+	d.fail(describeJoinError(err))
+	switch {
+	case errors.Is(err, xmpp.ErrNickConflict):
+		d.focus(d.nick)
+	case errors.Is(err, xmpp.ErrRoomPassword):
+		d.showPassword()
+		d.focus(d.password)
+	}
 }
 
 func (d *joinRoomDialog) submit() {
@@ -468,10 +685,27 @@ func (d *joinRoomDialog) submit() {
 		return
 	}
 	room = room.Bare()
+	password, bookmark := d.password.Text, d.bookmark.Checked
+	save := func() {
+		if !bookmark {
+			return
+		}
+		bm, _ := d.c.bookmarks.get(room) // keeps a name given elsewhere
+		bm.Room, bm.Autojoin, bm.Nick = room, true, nick
+		if password != "" {
+			bm.Password = password
+		}
+		d.c.saveBookmark(bm, d.parent)
+	}
 	if t, ok := d.c.chats.chats[room.String()]; ok && t.room != nil && t.room.joined {
 		d.dlg.Hide()
 		d.c.chats.openRoom(room, nick, true)
+		save()
 		return
+	}
+	var opts []xmpp.JoinOption
+	if password != "" {
+		opts = append(opts, xmpp.WithRoomPassword(password))
 	}
 	d.problem.Hide()
 	d.join.Disable()
@@ -480,21 +714,19 @@ func (d *joinRoomDialog) submit() {
 	d.c.chats.run(func() func() {
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 		defer cancel()
-		err := client.JoinRoom(ctx, room, nick)
+		err := client.JoinRoom(ctx, room, nick, opts...)
 		return func() {
 			if err != nil {
-				d.fail(describeJoinError(err))
-				if errors.Is(err, xmpp.ErrNickConflict) {
-					if c := fyne.CurrentApp().Driver().CanvasForObject(d.nick); c != nil {
-						c.Focus(d.nick)
-					}
-				}
+				d.failWith(err)
 				return
 			}
 			d.busy.Stop()
 			d.dlg.Hide()
 			t := d.c.chats.openRoom(room, nick, true)
-			t.room.nick, t.room.joined = nick, true
+			t.room.joined = true
+			t.room.setNick(nick)
+			save()
+			d.c.refreshRooms()
 		}
 	})
 }

@@ -28,7 +28,11 @@ import (
 type rosterView struct {
 	onOpen func(jid.JID)
 	// onMenu, when set, is called on a right-click on a contact.
-	onMenu       func(contact jid.JID, at fyne.Position)
+	onMenu func(contact jid.JID, at fyne.Position)
+	// onOpenRoom and onRoomMenu are onOpen and onMenu for the group chats
+	// (rooms.go).
+	onOpenRoom   func(room jid.JID)
+	onRoomMenu   func(room jid.JID, at fyne.Position)
 	defaultGroup string // where contacts without a group go
 	// avatars gives the rows their photos; nil shows initials only.
 	avatars *avatarCache
@@ -45,6 +49,11 @@ type rosterView struct {
 	unread    map[string]int
 	collapsed map[string]bool // by group name; outlives the group itself
 	filter    string          // lower-cased search text, "" for none
+	// rooms are the group chats, listed in their own group at the top,
+	// as Gajim does; roomGroup is that group's header.
+	rooms     []*roomEntry
+	roomIndex map[string]*roomEntry // by bare JID
+	roomGroup *rosterGroup
 
 	rows     []rosterRow // what the list shows
 	selected int         // index into rows, -1 for none
@@ -75,24 +84,47 @@ type rosterEntry struct {
 
 type rosterGroup struct {
 	name    string
+	rooms   bool // the group chats' group
 	fold    string
 	members []*rosterEntry // sorted by compareEntries
 	online  int
 }
 
-// rosterRow is one list row: a group header when contact is nil.
+// rosterRow is one list row: a contact, a group chat, or a group header
+// when both are nil.
 type rosterRow struct {
 	group   *rosterGroup
 	contact *rosterEntry
+	room    *roomEntry
+}
+
+func (r rosterRow) isHeader() bool { return r.contact == nil && r.room == nil }
+
+// key is the bare JID of the row's contact or room, "" for a header.
+func (r rosterRow) key() string {
+	switch {
+	case r.contact != nil:
+		return r.contact.key
+	case r.room != nil:
+		return r.room.key
+	}
+	return ""
 }
 
 // same reports whether two rows show the same thing, across rebuilds that
 // replace the entries and groups.
 func (r rosterRow) same(o rosterRow) bool {
-	if r.group.name != o.group.name || (r.contact == nil) != (o.contact == nil) {
-		return false
+	return r.group.collapseKey() == o.group.collapseKey() && (r.room == nil) == (o.room == nil) &&
+		r.isHeader() == o.isHeader() && r.key() == o.key()
+}
+
+// collapseKey is what remembers the group closed: its name, set apart for
+// the group chats so that a contact group of the same name is another one.
+func (g *rosterGroup) collapseKey() string {
+	if g.rooms {
+		return "\x00rooms"
 	}
-	return r.contact == nil || r.contact.key == o.contact.key
+	return g.name
 }
 
 type presenceInfo struct {
@@ -138,8 +170,10 @@ func newRosterView(onOpen func(jid.JID)) *rosterView {
 		presence:     map[string]presenceInfo{},
 		unread:       map[string]int{},
 		collapsed:    map[string]bool{},
+		roomIndex:    map[string]*roomEntry{},
 		selected:     -1,
 	}
+	v.roomGroup = &rosterGroup{name: lang.L("Group chats"), rooms: true}
 	v.search = widget.NewEntry()
 	v.search.PlaceHolder = lang.L("Search contacts")
 	v.search.ActionItem = widget.NewIcon(theme.SearchIcon())
@@ -284,7 +318,7 @@ func (v *rosterView) SetUnread(bare jid.JID, n int) {
 	} else {
 		delete(v.unread, key)
 	}
-	if v.contacts[key] != nil {
+	if v.contacts[key] != nil || v.roomIndex[key] != nil {
 		v.redraw()
 	}
 }
@@ -411,7 +445,7 @@ func (v *rosterView) rebuild() {
 	if v.orderStale {
 		v.sortGroups()
 	}
-	v.rows = v.rows[:0]
+	v.rows = v.appendRooms(v.rows[:0])
 	for _, g := range v.order {
 		v.rows = v.appendGroup(v.rows, g)
 	}
@@ -434,7 +468,7 @@ func (v *rosterView) rebuild() {
 func (v *rosterView) appendGroup(rows []rosterRow, g *rosterGroup) []rosterRow {
 	if v.filter == "" {
 		rows = append(rows, rosterRow{group: g})
-		if !v.collapsed[g.name] {
+		if !v.collapsed[g.collapseKey()] {
 			for _, e := range g.members {
 				rows = append(rows, rosterRow{group: g, contact: e})
 			}
@@ -477,18 +511,27 @@ func (v *rosterView) updateItem(id widget.ListItemID, o fyne.CanvasObject) {
 	parts := o.(*fyne.Container).Objects
 	header, contact := parts[0].(*groupHeader), parts[1].(*contactRow)
 	row := v.rows[id]
-	if row.contact == nil {
+	if row.isHeader() {
 		contact.Hide()
-		header.set(id, headerLook{
+		look := headerLook{
 			name:   row.group.name,
 			online: row.group.online,
 			total:  len(row.group.members),
-			open:   v.filter != "" || !v.collapsed[row.group.name],
-		})
+			open:   v.filter != "" || !v.collapsed[row.group.collapseKey()],
+		}
+		if row.group.rooms {
+			look.total = len(v.rooms)
+		}
+		header.set(id, look)
 		header.Show()
 		return
 	}
 	header.Hide()
+	if row.room != nil {
+		contact.set(id, row.room.look(v.unread[row.room.key]))
+		contact.Show()
+		return
+	}
 	contact.set(id, contactLook{
 		key:    row.contact.key,
 		name:   row.contact.name,
@@ -518,29 +561,36 @@ func (v *rosterView) typedKey(ev *fyne.KeyEvent) {
 		v.activate(v.selected)
 	case fyne.KeyLeft:
 		header := v.selected
-		for header >= 0 && v.rows[header].contact != nil {
+		for header >= 0 && !v.rows[header].isHeader() {
 			header--
 		}
 		if header >= 0 && header != v.selected {
 			v.list.Select(header)
 		} else if header >= 0 {
-			v.setCollapsed(v.rows[header].group.name, true)
+			v.setCollapsed(v.rows[header].group.collapseKey(), true)
 		}
 	case fyne.KeyRight:
-		if v.selected >= 0 && v.rows[v.selected].contact == nil {
-			v.setCollapsed(v.rows[v.selected].group.name, false)
+		if v.selected >= 0 && v.rows[v.selected].isHeader() {
+			v.setCollapsed(v.rows[v.selected].group.collapseKey(), false)
 		}
 	}
 }
 
-// activate opens the contact in row id, or toggles the group.
+// activate opens the contact or group chat in row id, or toggles the group.
 func (v *rosterView) activate(id widget.ListItemID) {
 	if id < 0 || id >= len(v.rows) {
 		return
 	}
 	row := v.rows[id]
-	if row.contact == nil {
-		v.setCollapsed(row.group.name, !v.collapsed[row.group.name])
+	if row.isHeader() {
+		key := row.group.collapseKey()
+		v.setCollapsed(key, !v.collapsed[key])
+		return
+	}
+	if row.room != nil {
+		if v.onOpenRoom != nil {
+			v.onOpenRoom(row.room.jid)
+		}
 		return
 	}
 	if v.onOpen != nil {
@@ -548,6 +598,7 @@ func (v *rosterView) activate(id widget.ListItemID) {
 	}
 }
 
+// setCollapsed opens or closes the group with collapseKey group.
 func (v *rosterView) setCollapsed(group string, collapsed bool) {
 	if v.filter != "" || v.collapsed[group] == collapsed {
 		return // while filtering every group is open
@@ -571,7 +622,7 @@ func (v *rosterView) tapRow(id widget.ListItemID) {
 
 func (v *rosterView) openFirst() {
 	for i, r := range v.rows {
-		if r.contact != nil {
+		if !r.isHeader() {
 			v.list.Select(i)
 			v.activate(i)
 			return
@@ -758,12 +809,17 @@ func newContactRow(v *rosterView) *contactRow {
 type contactLook struct {
 	key, name, status string
 	rank, unread      int
+	room              bool // a group chat: initials, no photo to fetch
 }
 
 func (r *contactRow) set(id widget.ListItemID, look contactLook) {
 	r.id = id
 	// Even for the same look: the photo may have arrived since.
-	r.avatar.bind(r.view.avatars, look.key, look.name)
+	if look.room {
+		r.avatar.bind(nil, look.key, roomAvatarName(look.name))
+	} else {
+		r.avatar.bind(r.view.avatars, look.key, look.name)
+	}
 	if look == r.shown {
 		return
 	}
@@ -785,10 +841,15 @@ func (r *contactRow) Tapped(*fyne.PointEvent) { r.view.tapRow(r.id) }
 // TappedSecondary (right-click) asks for the contact's menu.
 func (r *contactRow) TappedSecondary(ev *fyne.PointEvent) {
 	r.view.tapRow(r.id)
-	if r.view.onMenu == nil || r.id < 0 || r.id >= len(r.view.rows) || r.view.rows[r.id].contact == nil {
+	if r.id < 0 || r.id >= len(r.view.rows) {
 		return
 	}
-	r.view.onMenu(r.view.rows[r.id].contact.jid, ev.AbsolutePosition)
+	switch row := r.view.rows[r.id]; {
+	case row.room != nil && r.view.onRoomMenu != nil:
+		r.view.onRoomMenu(row.room.jid, ev.AbsolutePosition)
+	case row.contact != nil && r.view.onMenu != nil:
+		r.view.onMenu(row.contact.jid, ev.AbsolutePosition)
+	}
 }
 
 func (r *contactRow) DoubleTapped(*fyne.PointEvent) {
