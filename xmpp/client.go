@@ -72,8 +72,14 @@ type Client struct {
 	// rooms are the group chats the client is in or joining, by bare JID
 	// (under mu); see muc.go.
 	rooms map[string]*roomState
+	// leftRooms are rooms left whose confirmation is still due, with when
+	// (under mu); see LeaveRoom.
+	leftRooms map[string]time.Time
 	// bookmarks remembers where the bookmarks live; see bookmarks.go.
 	bookmarks bookmarkCache
+	// roomOps tracks subject changes, invitations and declines; see
+	// muc_owner.go and muc_invite.go.
+	roomOps roomOps
 }
 
 // Option configures a Client.

@@ -73,7 +73,7 @@ func TestDeliveryStates(t *testing.T) {
 // and both histories hold every message exactly once, in order.
 func TestResumeAfterCut(t *testing.T) {
 	srv := startProsody(t)
-	proxy := newFreezeProxy(t, srv.C2SAddr)
+	proxy := newNetProxy(t, srv.C2SAddr)
 	aliceDB, bobDB := openStore(t), openStore(t)
 	alice, ae := online(t, srv, "alice", WithStore(aliceDB), WithServer(proxy.Addr()))
 	bob, be := online(t, srv, "bob", WithStore(bobDB))

@@ -66,6 +66,20 @@
 // offline storage at sign-in with a delay stamp, marked Delayed, so a front
 // end can summarise them instead of raising one alert each.
 //
+// # Group chat
+//
+// Rooms (XEP-0045) are joined with JoinRoom and rejoined after every
+// reconnect, and within a session when the room service restarted (a 332
+// removal, or a room answering not-acceptable). The history comes from the
+// room's archive (XEP-0313 on the room) where it has one, else from the
+// join history, after the newest stored message of the room; the store's
+// duplicate rules (the room's stanza-id, origin-id) keep every message
+// once. Own messages are told by the real JID where the room shows it, else
+// by the nicks the account used there (kept in the store). RoomMessage.Mention
+// marks messages that name the own nick (Mentions) or reference the own
+// occupant (XEP-0372); RoomNotify and SetRoomNotify keep the per-room
+// notification level in the store for the app to act on.
+//
 // # Handlers
 //
 // Stanza handlers only translate: decode, update state, emit an event. They

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -112,36 +111,39 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// freezeProxy forwards TCP to target until frozen; after Freeze it keeps the
-// connections open but passes nothing, like a network path that died without
-// a reset (the case only a keep-alive detects).
-type freezeProxy struct {
+// netProxy forwards TCP to a server and plays a failing network: after
+// Freeze it keeps the connections open but passes nothing, like a path that
+// died without a reset (the case only a keep-alive detects); after Down it
+// cuts every connection and refuses new ones, like a client whose network
+// is gone.
+type netProxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	frozen bool
+	down   bool
 	conns  []net.Conn
 }
 
-func newFreezeProxy(t *testing.T, target string) *freezeProxy {
+func newNetProxy(t *testing.T, target string) *netProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &freezeProxy{ln: ln}
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-	})
+	p := &netProxy{ln: ln}
+	t.Cleanup(func() { ln.Close(); p.Down() })
 	go func() {
 		for {
 			in, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			down := p.down
+			p.mu.Unlock()
+			if down {
+				in.Close()
+				continue
 			}
 			out, err := net.Dial("tcp", target)
 			if err != nil {
@@ -158,7 +160,9 @@ func newFreezeProxy(t *testing.T, target string) *freezeProxy {
 	return p
 }
 
-func (p *freezeProxy) pipe(dst, src net.Conn) {
+func (p *netProxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
@@ -173,20 +177,30 @@ func (p *freezeProxy) pipe(dst, src net.Conn) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF && !strings.Contains(err.Error(), "closed") {
-				return
-			}
 			return
 		}
 	}
 }
 
-func (p *freezeProxy) Addr() string { return p.ln.Addr().String() }
+func (p *netProxy) Addr() string { return p.ln.Addr().String() }
 
 // Freeze stops all forwarding on existing connections and refuses nothing
 // new (new connections work again after Thaw).
-func (p *freezeProxy) Freeze() { p.mu.Lock(); p.frozen = true; p.mu.Unlock() }
-func (p *freezeProxy) Thaw()   { p.mu.Lock(); p.frozen = false; p.mu.Unlock() }
+func (p *netProxy) Freeze() { p.mu.Lock(); p.frozen = true; p.mu.Unlock() }
+func (p *netProxy) Thaw()   { p.mu.Lock(); p.frozen = false; p.mu.Unlock() }
+
+// Down cuts every connection and refuses new ones until Up.
+func (p *netProxy) Down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *netProxy) Up() { p.mu.Lock(); p.down = false; p.mu.Unlock() }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
 
@@ -218,7 +232,7 @@ func aliceSeesBob(t *testing.T) (alice *Client, aliceEv *recorder, bob *Client, 
 
 // Cut closes every connection through the proxy at once, like a network
 // that dropped (the client sees a reset or EOF).
-func (p *freezeProxy) Cut() {
+func (p *netProxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.conns {

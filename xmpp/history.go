@@ -293,7 +293,7 @@ func (w *storeWriter) process(todo []storeItem) {
 			w.place(&batch[i])
 			recs[i] = w.c.record(batch[i])
 		}
-		added, err := w.db.AddMessages(recs)
+		added, confirmed, err := w.db.AddMessagesConfirmed(recs)
 		if err != nil {
 			w.c.log.Error("store messages", "err", err, "count", len(recs))
 			w.c.events.push(ErrorOccurred{Err: fmt.Errorf("xmpp: store %d messages: %w", len(recs), err)})
@@ -319,6 +319,18 @@ func (w *storeWriter) process(todo []storeItem) {
 			}
 			if live[i] && recs[i].StanzaID != "" {
 				newest = recs[i]
+			}
+		}
+		// Copies that showed the server had an outgoing message still
+		// pending (an archive copy, a room's echo): reported here, once,
+		// as nothing else will move it on.
+		for _, r := range confirmed {
+			id := r.OriginID
+			if id == "" {
+				id = r.ID
+			}
+			if peer, err := jid.Parse(r.Peer); err == nil && id != "" {
+				w.c.events.push(MessageStateChanged{ID: id, Peer: peer, State: r.State})
 			}
 		}
 		if newest.StanzaID != "" {
@@ -390,24 +402,26 @@ func sameRecord(a, b store.Message) bool {
 // event).
 func (c *Client) emitMessage(m Message) {
 	if m.Type == stanza.GroupChatMessage {
-		c.events.push(RoomMessage{Message: m, Room: m.From.Bare(), Nick: m.From.Resourcepart()})
+		c.events.push(RoomMessage{Message: m, Room: m.Peer(), Nick: m.From.Resourcepart(), Mention: m.mention})
 		return
 	}
 	c.events.push(MessageReceived{m})
 }
 
-// setDelivery moves an outgoing message on and reports it when it changed.
+// setDelivery moves an outgoing message on and reports it when it moved:
+// once per state, however many confirmations arrive (a stream management
+// ack and a group chat room's echo both say "sent").
 func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText string) {
 	c.store.do(func(db *store.DB) {
 		if db == nil {
 			return
 		}
-		m, found, err := db.SetState(peer.Bare().String(), id, st, errText)
+		_, _, moved, err := db.MoveState(peer.Bare().String(), id, st, errText)
 		if err != nil {
 			c.log.Error("store delivery state", "err", err)
 			return
 		}
-		if found && m.State == st && st != store.Failed {
+		if moved && st != store.Failed {
 			c.events.push(MessageStateChanged{ID: id, Peer: peer.Bare(), State: st})
 		}
 	})

@@ -356,7 +356,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 func TestKeepAliveNoticesDeadLink(t *testing.T) {
 	t.Parallel()
 	srv := startProsody(t)
-	proxy := newFreezeProxy(t, srv.C2SAddr)
+	proxy := newNetProxy(t, srv.C2SAddr)
 	account := srv.AddUser(t, "erin", "erin-pw")
 	c, err := New(account, append(testOptions(srv, "erin-pw"),
 		WithServer(proxy.Addr()), WithKeepAlive(500*time.Millisecond, 500*time.Millisecond))...)

@@ -50,6 +50,7 @@ type Message struct {
 	Error string // why it failed, for DeliveryFailed
 
 	backfill bool // from a first sync, which pages from the newest backwards
+	mention  bool // a room message that mentions the own nick (RoomMessage.Mention)
 }
 
 func messageType(s string) stanza.MessageType {
@@ -118,6 +119,14 @@ type wireMessage struct {
 	} `xml:"urn:xmpp:receipts received"`
 	// PEP notifications (XEP-0163), e.g. a contact's new avatar.
 	Event *wirePubsubEvent `xml:"http://jabber.org/protocol/pubsub#event event"`
+	// Room invitations and declines (XEP-0045, XEP-0249); see muc_invite.go.
+	MUCUser    *wireMUCUserMessage `xml:"http://jabber.org/protocol/muc#user x"`
+	Conference *wireDirectInvite   `xml:"jabber:x:conference x"`
+	// Mentions in group chat messages (XEP-0372).
+	References []struct {
+		Type string `xml:"type,attr"`
+		URI  string `xml:"uri,attr"`
+	} `xml:"urn:xmpp:reference:0 reference"`
 }
 
 // pickText chooses the text in the stanza's language, else the one without
@@ -195,6 +204,9 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		c.onPubsubEvent(w)
 		return
 	case w.ArchiveResult != nil:
+		if c.onRoomArchiveResult(w) {
+			return
+		}
 		ours, backwards := c.ownQuery(w.ArchiveResult.QueryID)
 		if !c.fromOwnAccount(w) || !ours || w.ArchiveResult.Forwarded.Message == nil {
 			return
@@ -213,6 +225,9 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 			c.archiveSeen = m.Time
 		}
 		c.mu.Unlock()
+		if c.onInvitation(*inner.Message, m) {
+			return
+		}
 		// Notices are not taken from the archive: the live copy (or the
 		// offline one at sign-in) went to the inbox, and a first sync
 		// would bring back years of them. Normal messages from people are
@@ -241,6 +256,9 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		if w.CarbonSent != nil {
 			m.Outgoing = true
 		}
+		if c.onInvitation(*fw.Forwarded.Message, m) {
+			return
+		}
 		if c.isNotice(m) { // a notifier's message to the bare JID, delivered to another device
 			c.notice(m)
 			return
@@ -252,9 +270,12 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 	if !ok {
 		return
 	}
+	if c.onInvitation(w, m) || c.onRoomReply(w, m) {
+		return
+	}
 	switch m.Type {
 	case stanza.GroupChatMessage:
-		c.onRoomMessage(w, m)
+		c.onRoomMessage(w, m, false)
 	case stanza.ErrorMessage:
 		fail := MessageFailed{ID: m.ID, To: m.From, Err: &StanzaError{Condition: "undefined-condition"}}
 		if w.Error != nil {
@@ -262,6 +283,7 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		}
 		c.setDelivery(m.From, m.ID, DeliveryFailed, fail.Err.Error())
 		c.events.push(fail)
+		c.onRoomError(m.From, w.Error)
 	case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
 		if c.isNotice(m) {
 			c.notice(m)

@@ -139,13 +139,20 @@ type OccupantChanged struct {
 	Text     string // the reason the moderator gave, if any
 }
 
-// RoomMessage reports a group chat message: live, or from the history the
-// room sends on join (Message.Delayed). With a store it is reported once,
-// when it is first stored. Message.Outgoing is set on the own messages.
+// RoomMessage reports a group chat message: live, or from the room's
+// history on join (Message.Delayed; Message.Archived when it came from the
+// room's archive). With a store it is reported once, when it is first
+// stored. Message.Outgoing is set on the own messages, also on those sent
+// under an earlier nick or from another device.
 type RoomMessage struct {
 	Message
 	Room jid.JID
 	Nick string
+	// Mention is set when someone else's message names the own current
+	// nick (see Mentions) or references the own occupant or account JID
+	// (XEP-0372): the app notifies of it even in a room set to
+	// NotifyMentions.
+	Mention bool
 }
 
 // RoomSubject reports a room's subject, on join and when it changes.
@@ -178,6 +185,8 @@ type Room struct {
 	Nick    string
 	Subject string
 	Joined  bool // false while a join or rejoin waits for the room
+	// Notify is the room's notification level (RoomNotify).
+	Notify NotifyLevel
 }
 
 // roomState is the client's view of one room (under Client.mu).
@@ -191,8 +200,25 @@ type roomState struct {
 	// rejoins after a reconnect.
 	everJoined bool
 	occupants  map[string]Occupant
-	// pending receives the outcome of a join under way.
-	pending chan joinResult
+	// pending receives the outcome of a join under way, on joinLink.
+	pending  chan joinResult
+	joinLink *link
+	// What the room's disco#info said on the last join: it keeps an
+	// archive (XEP-0313) and admits only members.
+	archived, membersOnly, infoKnown bool
+	// ownNicks are the nicks the account has used here, with when each
+	// was given up (zero: in use); loaded from the store on the first
+	// join. They tell own messages in the room's history.
+	ownNicks map[string]time.Time
+	// While filling (the archive query after a join), live messages wait
+	// in held, so that the store gets the missed ones first, in order.
+	filling  bool
+	held     []Message
+	mamQuery string // the id of the archive query under way
+	// rejoining is set while a rejoin within the session is scheduled
+	// (the room service restarted), to wait rejoinWait.
+	rejoining  bool
+	rejoinWait time.Duration
 }
 
 type joinResult struct {
@@ -206,14 +232,18 @@ type JoinOption func(*joinOptions)
 type joinOptions struct {
 	password   string
 	maxStanzas int
+	// created, when set, configures a room the join created instead of
+	// accepting its defaults (CreateRoom, muc_owner.go).
+	created func(ctx context.Context, room jid.JID) error
 }
 
 // WithRoomPassword joins a password-protected room.
 func WithRoomPassword(pw string) JoinOption { return func(o *joinOptions) { o.password = pw } }
 
-// WithRoomHistory sets how many messages of history the room sends when
-// the store knows nothing of the room yet (default 50; 0 for none). A room
-// the store knows sends what came after its newest stored message.
+// WithRoomHistory sets how many messages of history to fetch when the
+// store knows nothing of the room yet (default 50; 0 for none). For a room
+// the store knows, everything after its newest stored message is fetched
+// (see JoinRoom).
 func WithRoomHistory(maxStanzas int) JoinOption {
 	return func(o *joinOptions) { o.maxStanzas = maxStanzas }
 }
@@ -261,6 +291,20 @@ func (c *Client) isRoom(bare jid.JID) bool {
 // ErrNickConflict, ErrRoomPassword, ErrRoomBanned, ErrMembersOnly or
 // ErrRoomNotFound. A room that does not exist yet is created as an instant
 // room. The room is rejoined after every reconnect until LeaveRoom.
+//
+// The messages missed since the newest one stored come back once, in
+// order, before JoinRoom returns. A room that keeps an archive (its
+// disco#info lists urn:xmpp:mam:2) is asked for no join history and its
+// archive is queried instead (XEP-0313, paged, after the newest stored
+// stanza-id of the room), which has no size limit; other rooms send the
+// join history of the last seconds since the newest stored message
+// (XEP-0045 §7.2.15, limited by the room). Copies of stored messages are
+// dropped by their ids (see the store's duplicate rules). A failed
+// archive query is reported as ErrorOccurred; the join stands.
+//
+// If the connection drops before the room answers, JoinRoom fails at once
+// with an error matching ErrNotConnected and the room is forgotten: the
+// caller decides whether to join again once online.
 func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts ...JoinOption) error {
 	room = room.Bare()
 	if nick == "" {
@@ -274,7 +318,8 @@ func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts .
 		f(&o)
 	}
 	c.mu.Lock()
-	if c.link == nil {
+	l := c.link
+	if l == nil {
 		c.mu.Unlock()
 		return ErrNotConnected
 	}
@@ -288,7 +333,7 @@ func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts .
 	r := &roomState{room: room, nick: nick, password: o.password, occupants: map[string]Occupant{}}
 	c.rooms[room.String()] = r
 	c.mu.Unlock()
-	res, err := c.join(ctx, r, o.maxStanzas)
+	res, err := c.join(ctx, l, r, o.maxStanzas)
 	if err != nil {
 		c.mu.Lock()
 		if c.rooms[room.String()] == r {
@@ -300,46 +345,31 @@ func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts .
 	if res.created {
 		// Prosody (and others) keep a new room locked until its owner
 		// accepts or submits the configuration: accept the defaults.
-		if err := c.acceptInstantRoom(ctx, room); err != nil {
+		configure := c.acceptInstantRoom
+		if o.created != nil {
+			configure = o.created
+		}
+		if err := configure(ctx, room); err != nil {
 			return fmt.Errorf("xmpp: create room %s: %w", room, err)
+		}
+		// Only now can the room say what it is (for RoomNotify).
+		if info, err := c.roomFeatures(ctx, l, room); err == nil {
+			c.noteRoomInfo(r, info)
 		}
 	}
 	return nil
 }
 
-// join sends the join presence for r and waits for the outcome; the stanza
-// handler reports RoomJoined.
-func (c *Client) join(ctx context.Context, r *roomState, maxStanzas int) (joinResult, error) {
-	sess, err := c.session()
-	if err != nil {
-		return joinResult{}, err
-	}
+// join sends the join presence for r on l and waits for the outcome (the
+// stanza handler reports RoomJoined), then fills the room from its archive.
+// It gives up as soon as l drops.
+func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int) (joinResult, error) {
+	ctx, cancel := linkContext(ctx, l)
+	defer cancel()
 	ch := make(chan joinResult, 1)
 	c.mu.Lock()
-	r.pending, r.joined = ch, false
-	r.occupants = map[string]Occupant{}
-	nick, password := r.nick, r.password
+	r.pending, r.joinLink, r.joined = ch, l, false
 	c.mu.Unlock()
-
-	var children []xml.TokenReader
-	if password != "" {
-		children = append(children, textElement("password", password))
-	}
-	since, known := c.newestRoomMessage(r.room)
-	history := xml.StartElement{Name: xml.Name{Local: "history"}}
-	if known {
-		// A minute's margin for clock skew between server and client:
-		// the store drops what it already has.
-		history.Attr = append(history.Attr, xml.Attr{Name: xml.Name{Local: "since"}, Value: since.Add(-time.Minute).UTC().Format(time.RFC3339)})
-	} else {
-		history.Attr = append(history.Attr, xml.Attr{Name: xml.Name{Local: "maxstanzas"}, Value: strconv.Itoa(maxStanzas)})
-	}
-	children = append(children, xmlstream.Wrap(nil, history))
-	to, _ := r.room.WithResource(nick)
-	p := stanza.Presence{To: to}.Wrap(xmlstream.MultiReader(
-		xmlstream.Wrap(xmlstream.MultiReader(children...), xml.StartElement{Name: xml.Name{Space: nsMUC, Local: "x"}}),
-		capsElement(),
-	))
 	clear := func() {
 		c.mu.Lock()
 		if r.pending == ch {
@@ -347,30 +377,175 @@ func (c *Client) join(ctx context.Context, r *roomState, maxStanzas int) (joinRe
 		}
 		c.mu.Unlock()
 	}
-	if err := sess.Send(ctx, p); err != nil {
+	fail := func(err error) (joinResult, error) {
 		clear()
-		return joinResult{}, fmt.Errorf("xmpp: join room %s: %w", r.room, err)
+		if l.isDone() {
+			err = fmt.Errorf("xmpp: join room %s: connection lost: %w", r.room, ErrNotConnected)
+		}
+		return joinResult{}, err
 	}
+	info, infoErr := c.roomFeatures(ctx, l, r.room)
+	if infoErr != nil && (l.isDone() || ctx.Err() != nil) {
+		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, infoErr))
+	}
+	anchor := c.roomAnchor(r.room)
+
+	c.mu.Lock()
+	r.occupants = map[string]Occupant{}
+	r.archived = infoErr == nil && info.archived // unknown: the join history it is
+	r.filling, r.held = r.archived, nil
+	if r.ownNicks == nil {
+		r.ownNicks = anchor.nicks
+	}
+	nick, password, archived := r.nick, r.password, r.archived
+	c.mu.Unlock()
+	if infoErr == nil {
+		c.noteRoomInfo(r, info)
+	}
+	// Whatever happens, what waits in held goes to the store.
+	defer c.endFill(r)
+
+	var children []xml.TokenReader
+	if password != "" {
+		children = append(children, textElement("password", password))
+	}
+	children = append(children, xmlstream.Wrap(nil, joinHistory(archived, anchor, maxStanzas, time.Now())))
+	to, _ := r.room.WithResource(nick)
+	p := stanza.Presence{To: to}.Wrap(xmlstream.MultiReader(
+		xmlstream.Wrap(xmlstream.MultiReader(children...), xml.StartElement{Name: xml.Name{Space: nsMUC, Local: "x"}}),
+		capsElement(),
+	))
+	if err := l.sess.Send(ctx, p); err != nil {
+		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, err))
+	}
+	var res joinResult
 	select {
-	case res := <-ch:
-		return res, res.err
+	case res = <-ch:
+		if res.err != nil {
+			return res, res.err
+		}
 	case <-ctx.Done():
-		clear()
-		return joinResult{}, fmt.Errorf("xmpp: join room %s: %w", r.room, ctx.Err())
+		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, ctx.Err()))
+	}
+	if archived {
+		if err := c.fillFromArchive(ctx, l, r, anchor, maxStanzas); err != nil {
+			c.log.Info("room archive", "room", r.room, "err", err)
+			if !l.isDone() {
+				c.events.push(ErrorOccurred{Err: fmt.Errorf("xmpp: history of room %s: %w", r.room, err)})
+			}
+		}
+	}
+	return res, nil
+}
+
+// noteRoomInfo keeps what the room's disco#info said, also in the store.
+func (c *Client) noteRoomInfo(r *roomState, info roomInfo) {
+	c.mu.Lock()
+	r.membersOnly, r.infoKnown = info.membersOnly, true
+	c.mu.Unlock()
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		if err := db.SetRoomMembersOnly(r.room.String(), info.membersOnly); err != nil {
+			c.log.Error("store room info", "err", err)
+		}
+	})
+}
+
+// joinHistory is the <history/> of a join presence (XEP-0045 §7.2.15). A
+// room with an archive is asked for none: the archive query fills the gap
+// without the room's history limit. Otherwise a room the store knows is
+// asked for the seconds since its newest stored message; a relative time,
+// unlike since, does not depend on the two clocks agreeing. The few
+// seconds added for the way there overlap with what is stored, and the
+// store drops those copies by their ids.
+func joinHistory(archived bool, a roomAnchor, maxStanzas int, now time.Time) xml.StartElement {
+	history := xml.StartElement{Name: xml.Name{Local: "history"}}
+	attr := func(name string, v int) {
+		history.Attr = append(history.Attr, xml.Attr{Name: xml.Name{Local: name}, Value: strconv.Itoa(v)})
+	}
+	switch {
+	case archived:
+		attr("maxstanzas", 0)
+	case !a.newest.IsZero():
+		secs := int(now.Sub(a.newest)/time.Second) + 5
+		attr("seconds", max(secs, 5))
+	default:
+		attr("maxstanzas", maxStanzas)
+	}
+	return history
+}
+
+// roomAnchor is where a room's history stands in the store.
+type roomAnchor struct {
+	stanzaID   string    // the newest stored stanza-id of the room (its archive id)
+	stanzaTime time.Time // that message's time
+	newest     time.Time // the newest stored message's time (zero: none)
+	nicks      map[string]time.Time
+}
+
+// roomAnchor reads the store: what is stored of room decides what the join
+// asks for. Read before the join presence goes out: live messages stored
+// after it must not move the anchor past the gap.
+func (c *Client) roomAnchor(room jid.JID) roomAnchor {
+	a := roomAnchor{nicks: map[string]time.Time{}}
+	if c.opts.store == nil {
+		return a
+	}
+	c.store.barrier() // what the handler received is in the store
+	db := c.opts.store
+	if last, err := db.History(room.String(), store.Cursor{}, 1); err == nil && len(last) == 1 {
+		a.newest = last[0].Time
+	}
+	var err error
+	if a.stanzaID, a.stanzaTime, err = db.NewestStanzaID(room.String()); err != nil {
+		c.log.Error("read room anchor", "err", err)
+	}
+	nicks, err := db.RoomNicks(room.String())
+	if err != nil {
+		c.log.Error("read room nicks", "err", err)
+	}
+	for _, n := range nicks {
+		a.nicks[n.Nick] = n.Until
+	}
+	return a
+}
+
+// endFill ends the archive fill of r: the live messages held meanwhile go
+// to the store, after the archive's (the store writer keeps order). Under
+// c.mu, so that a message arriving meanwhile cannot overtake them.
+func (c *Client) endFill(r *roomState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	held := r.held
+	r.filling, r.held, r.mamQuery = false, nil, ""
+	for _, m := range held {
+		c.store.message(m, false)
 	}
 }
 
-// newestRoomMessage returns the time of the newest stored message of room.
-func (c *Client) newestRoomMessage(room jid.JID) (time.Time, bool) {
-	if c.opts.store == nil {
-		return time.Time{}, false
+// linkContext is ctx, also cancelled when l drops: an IQ on a dead session
+// would otherwise wait for the whole deadline.
+func linkContext(ctx context.Context, l *link) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-l.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+func (l *link) isDone() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
 	}
-	c.store.barrier() // what the handler received is in the store
-	last, err := c.opts.store.History(room.String(), store.Cursor{}, 1)
-	if err != nil || len(last) == 0 {
-		return time.Time{}, false
-	}
-	return last[0].Time, true
 }
 
 // acceptInstantRoom unlocks a room just created with its default
@@ -420,11 +595,20 @@ func (c *Client) LeaveRoom(ctx context.Context, room jid.JID) error {
 	r, ok := c.rooms[room.String()]
 	if ok {
 		delete(c.rooms, room.String())
+		if c.link != nil {
+			// The room's confirmation is still due: a join started
+			// before it arrives must not take it for its answer.
+			if c.leftRooms == nil {
+				c.leftRooms = map[string]time.Time{}
+			}
+			c.leftRooms[room.String()] = time.Now()
+		}
 	}
 	c.mu.Unlock()
 	if !ok {
 		return ErrNotInRoom
 	}
+	c.noteNick(room, r.nick, time.Now())
 	c.events.push(RoomLeft{Room: room, Reason: LeftByUser})
 	sess, err := c.session()
 	if err != nil {
@@ -440,12 +624,15 @@ func (c *Client) LeaveRoom(ctx context.Context, room jid.JID) error {
 // Rooms returns the rooms the client is in or joining, sorted by JID.
 func (c *Client) Rooms() []Room {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	out := make([]Room, 0, len(c.rooms))
 	for _, r := range c.rooms {
 		out = append(out, Room{JID: r.room, Nick: r.nick, Subject: r.subject, Joined: r.joined})
 	}
+	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].JID.String() < out[j].JID.String() })
+	for i := range out {
+		out[i].Notify = c.RoomNotify(out[i].JID)
+	}
 	return out
 }
 
@@ -544,6 +731,15 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		c.mu.Unlock()
 		return
 	}
+	if at, left := c.leftRooms[room.String()]; left && p.Type == "unavailable" && x.has(statusSelf) {
+		delete(c.leftRooms, room.String())
+		if !r.joined && leaveReason(x) == LeftByUser && time.Since(at) < time.Minute {
+			// The room confirms a LeaveRoom after the client started
+			// joining again: it is not about this join.
+			c.mu.Unlock()
+			return
+		}
+	}
 	var events []Event
 	finishJoin := func(res joinResult) {
 		if r.pending != nil {
@@ -580,6 +776,8 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		if x.has(statusNickChanged) && itemNick != "" {
 			if self {
 				r.nick = itemNick
+				c.ownNickLocked(r, nick, time.Now())
+				c.ownNickLocked(r, itemNick, time.Time{})
 			}
 			delete(r.occupants, nick)
 			renamed := occ
@@ -605,11 +803,15 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		if (reason == LeftByUser || reason == LeftShutdown) && r.everJoined {
 			// Not asked for (LeaveRoom forgets the room first): the
 			// service is going down (Prosody says so without a status
-			// code). Keep the room for the rejoin after the reconnect.
+			// code). Keep the room: when the connection stays up (only
+			// the room service restarted), rejoin it in this session;
+			// else the reconnect does.
 			r.joined = false
 			events = append(events, OccupantChanged{Room: room, Occupant: occ, Self: true, Left: true, Reason: LeftShutdown, Text: left.Text})
+			c.scheduleRejoinLocked(r)
 			break
 		}
+		c.ownNickLocked(r, nick, time.Now())
 		delete(c.rooms, room.String())
 		events = append(events, left)
 	case "":
@@ -617,6 +819,9 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 			// The room may have given another nick than the one asked
 			// for (status 210): the one in the from is ours now.
 			r.nick = nick
+			if until, known := r.ownNicks[nick]; !known || !until.IsZero() {
+				c.ownNickLocked(r, nick, time.Time{})
+			}
 		}
 		r.occupants[nick] = occ
 		if self && r.pending != nil {
@@ -643,48 +848,126 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 
 // onRoomMessage translates a groupchat message from a room the client is
 // in: a subject change, or a message for the store (which reports it as a
-// RoomMessage once it is known to be new).
-func (c *Client) onRoomMessage(w wireMessage, m Message) {
+// RoomMessage once it is known to be new). archived is set for a result of
+// the room's archive (m carries its archive id as StanzaID); live messages
+// that arrive while the archive fills the room wait for it.
+func (c *Client) onRoomMessage(w wireMessage, m Message, archived bool) {
 	room, nick := m.From.Bare(), m.From.Resourcepart()
+	isSubject := len(w.Subjects) > 0 && len(w.Bodies) == 0
 	c.mu.Lock()
 	r, ok := c.rooms[room.String()]
-	own := ok && nick != "" && nick == r.nick
-	if ok && len(w.Subjects) > 0 && len(w.Bodies) == 0 {
-		r.subject = m.Subject
-	}
-	c.mu.Unlock()
 	if !ok {
+		c.mu.Unlock()
 		return // not (or no longer) in the room: nothing to show it in
 	}
-	if len(w.Subjects) > 0 && len(w.Bodies) == 0 {
-		c.events.push(RoomSubject{Room: room, Nick: nick, Subject: m.Subject})
+	if isSubject && !archived {
+		r.subject = m.Subject
+	}
+	own := c.ownRoomMessage(r, w, m, archived)
+	if !isSubject && m.Body != "" && !own {
+		m.mention = Mentions(m.Body, r.nick) || c.referencesSelf(w, room, r.nick)
+	}
+	c.mu.Unlock()
+	if isSubject {
+		if !archived {
+			c.events.push(RoomSubject{Room: room, Nick: nick, Subject: m.Subject})
+		}
 		return
 	}
 	if m.Body == "" {
 		return
 	}
-	// Only the room's own stanza-id identifies its messages (and its
-	// archive); the one the own server would add is for 1:1 chats.
-	m.StanzaID = ""
-	for _, sid := range w.StanzaIDs {
-		if sid.By == room.String() {
-			m.StanzaID = sid.ID
+	if !archived {
+		// Only the room's own stanza-id identifies its messages (and its
+		// archive); the one the own server would add is for 1:1 chats.
+		m.StanzaID = ""
+		for _, sid := range w.StanzaIDs {
+			if sid.By == room.String() {
+				m.StanzaID = sid.ID
+			}
 		}
 	}
 	m.To = room // so that Peer is the room for own messages too
 	m.Outgoing = own
-	c.store.message(m, false) // not live: room ids must not move the account's archive cursor
-	if own && m.OriginID != "" && !m.Delayed {
-		c.setDelivery(room, m.OriginID, DeliverySent, "") // the echo: the room has it
+	if own && m.OriginID != "" {
+		// The room has it (an echo, or a copy in its history): sent.
+		// Queued before the message, so the stored row moves on here
+		// and the copy merging into it changes nothing; setDelivery
+		// reports a move once, whatever else (a stream management ack)
+		// confirms it too.
+		c.setDelivery(room, m.OriginID, DeliverySent, "")
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r.filling && !archived && c.rooms[room.String()] == r {
+		r.held = append(r.held, m)
+		return
+	}
+	c.store.message(m, false) // not live: room ids must not move the account's archive cursor
 }
 
-// roomsToRejoin lists the rooms joined on an earlier session (not a join
-// under way: its JoinRoom gives up at its deadline). Hold c.mu.
+// ownRoomMessage tells whether a room message is the account's own: the
+// real JID, where the room shows it (non-anonymous rooms, and Prosody's
+// archive), decides; else the nick: the current one for a live message,
+// and for one from the history any nick the account used in the room
+// until it gave it up (an echo of a message whose nick was taken by
+// someone else later is the one case this gets wrong). A copy of a stored
+// own message is recognised by its origin-id in the store as well. Hold
+// c.mu.
+func (c *Client) ownRoomMessage(r *roomState, w wireMessage, m Message, archived bool) bool {
+	if w.MUCUser != nil {
+		for _, it := range w.MUCUser.Items {
+			if it.JID == "" {
+				continue
+			}
+			if j, err := jid.Parse(it.JID); err == nil {
+				return j.Bare().Equal(c.account)
+			}
+		}
+	}
+	nick := m.From.Resourcepart()
+	if nick == "" {
+		return false // the room itself
+	}
+	if !archived && !m.Delayed {
+		return nick == r.nick
+	}
+	if nick == r.nick {
+		return true
+	}
+	until, ok := r.ownNicks[nick]
+	return ok && (until.IsZero() || !m.Time.After(until))
+}
+
+// ownNickLocked notes that the account uses nick in r (zero until) or gave
+// it up at until, in r and in the store. Hold c.mu.
+func (c *Client) ownNickLocked(r *roomState, nick string, until time.Time) {
+	if r.ownNicks == nil {
+		r.ownNicks = map[string]time.Time{}
+	}
+	r.ownNicks[nick] = until
+	c.noteNick(r.room, nick, until)
+}
+
+// noteNick records in the store that the account uses nick in room (zero
+// until) or gave it up at until.
+func (c *Client) noteNick(room jid.JID, nick string, until time.Time) {
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		if err := db.SetRoomNick(room.String(), nick, until); err != nil {
+			c.log.Error("store room nick", "err", err)
+		}
+	})
+}
+
+// roomsToRejoin lists the rooms joined on an earlier session (not a first
+// join under way: its JoinRoom fails with the old link). Hold c.mu.
 func (c *Client) roomsToRejoin() []*roomState {
 	var rooms []*roomState
 	for _, r := range c.rooms {
-		if r.everJoined && r.pending == nil {
+		if r.everJoined && (r.pending == nil || r.joinLink != c.link) {
 			rooms = append(rooms, r)
 		}
 	}
@@ -692,26 +975,78 @@ func (c *Client) roomsToRejoin() []*roomState {
 }
 
 // rejoinRooms enters again, on a new session (not a resumed one), every room
-// the client was in, asking for the history since the newest stored message.
+// the client was in; the join fetches what was missed meanwhile.
 func (c *Client) rejoinRooms(l *link, rooms []*roomState) {
 	for _, r := range rooms {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := c.join(ctx, r, 50)
-		cancel()
-		if err != nil {
-			c.mu.Lock()
-			stillOurs := c.rooms[r.room.String()] == r
-			if stillOurs {
-				delete(c.rooms, r.room.String())
-			}
-			c.mu.Unlock()
-			if stillOurs && !errors.Is(err, ErrNotConnected) {
-				c.events.push(RoomLeft{Room: r.room, Reason: LeftError, Err: err})
-			}
-			continue
-		}
-		c.flushRoomOutbox(l, r.room)
+		c.rejoin(l, r)
 	}
+}
+
+// rejoin enters r again on l and reports whether it is in. A refusal
+// forgets the room (RoomLeft with LeftError); a lost link keeps it for the
+// next session's rejoin; anything else (no answer) is tried again later in
+// this session.
+func (c *Client) rejoin(l *link, r *roomState) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	_, err := c.join(ctx, l, r, 50)
+	cancel()
+	if err == nil {
+		c.mu.Lock()
+		r.rejoinWait = 0
+		c.mu.Unlock()
+		c.flushRoomOutbox(l, r.room)
+		return true
+	}
+	var refused *RoomError
+	switch {
+	case l.isDone() || errors.Is(err, ErrNotConnected):
+		// The next session rejoins it.
+	case errors.As(err, &refused):
+		c.mu.Lock()
+		stillOurs := c.rooms[r.room.String()] == r
+		if stillOurs {
+			delete(c.rooms, r.room.String())
+		}
+		c.mu.Unlock()
+		if stillOurs {
+			c.events.push(RoomLeft{Room: r.room, Reason: LeftError, Err: err})
+		}
+	default:
+		c.log.Info("rejoin room", "room", r.room, "err", err)
+		c.mu.Lock()
+		c.scheduleRejoinLocked(r)
+		c.mu.Unlock()
+	}
+	return false
+}
+
+// scheduleRejoinLocked rejoins r within the current session, after a pause
+// and with growing pauses while the room does not answer: the room service
+// restarted (or a room told the client it is no longer an occupant) while
+// the connection stayed up, so no reconnect would rejoin it. It stops when
+// the room is left or the link drops (the reconnect rejoins then). Hold
+// c.mu.
+func (c *Client) scheduleRejoinLocked(r *roomState) {
+	l := c.link
+	if r.rejoining || l == nil || c.closed {
+		return
+	}
+	r.rejoining = true
+	r.rejoinWait = min(max(2*r.rejoinWait, c.opts.backoffMin), c.opts.backoffMax)
+	wait := r.rejoinWait
+	go func() {
+		select {
+		case <-l.done:
+		case <-time.After(wait):
+		}
+		c.mu.Lock()
+		r.rejoining = false
+		current := c.rooms[r.room.String()] == r && c.link == l && !c.closed && !r.joined && r.pending == nil
+		c.mu.Unlock()
+		if current && !l.isDone() {
+			c.rejoin(l, r)
+		}
+	}()
 }
 
 // flushRoomOutbox writes the messages to room that wait in the outbox: they

@@ -83,16 +83,7 @@ func TestLeaveReason(t *testing.T) {
 // persistent and archived (their history survives a restart).
 func startMUCProsody(t *testing.T) (*prosodytest.Server, string) {
 	t.Helper()
-	srv := prosodytest.Start(t, prosodytest.Options{Components: []prosodytest.Component{{
-		Domain: "conference.magpie.test",
-		Module: "muc",
-		Config: `	modules_enabled = { "muc_mam" }
-	muc_room_default_persistent = true
-	muc_log_by_default = true
-	muc_log_all_rooms = true
-	max_history_messages = 50`,
-	}}})
-	return srv, "conference." + srv.Domain
+	return startMUCProsodyWith(t, "", "")
 }
 
 // TestGroupChat runs three accounts through one room against a real

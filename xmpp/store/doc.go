@@ -64,6 +64,13 @@
 //   - notices (the inbox) with a read flag.
 //   - meta: key/value (roster_ver, archive_cursor_id, archive_cursor_ts).
 //
+// Version 2 adds profiles (vCard-temp, by JID). Version 3 adds, for group
+// chat rooms, rooms (the notification level the user chose, and whether
+// the room is members-only, which the client's default level depends on)
+// and room_nicks (the nicks the account used in each room, with when each
+// was given up, so that the client recognises its own messages in a room's
+// history: see SetRoomNick).
+//
 // Seq is the message's Time in microseconds, raised by the smallest amount
 // that makes it unique (a clash needs two messages stored for the same
 // microsecond). So Seq order is time order, except that a message bumped past
@@ -86,7 +93,14 @@
 //  1. both have a non-empty StanzaID and they are equal (the own server's
 //     stanza-ids are unique in its archive); or
 //  2. same Peer and Dir, and the same non-empty OriginID (XEP-0359); or
-//  3. same Peer and Dir, the same non-empty ID attribute and the same Body
+//  3. an Incoming message of Type "groupchat" with the OriginID of a stored
+//     Outgoing message of the same Peer that has no StanzaID yet: a group
+//     chat room's copy of an own message the client could not tell as its
+//     own (sent under a nick it no longer knows, or from another device),
+//     before any copy gave the stored one the room's id. Once the stored
+//     message has the room's id, a copy with another id is another
+//     message (someone repeating the origin-id); or
+//  4. same Peer and Dir, the same non-empty ID attribute and the same Body
 //     (for clients that send no origin-id; the body guards against clients
 //     that reuse short ids).
 //
@@ -102,8 +116,14 @@
 //     copy), the row becomes Sent (Delivered if the copy says so) and its Error
 //     is cleared.
 //
-// All three rules are checked with one indexed statement per message inside
-// the batch's write transaction; the three searches together are a few index
+// AddMessagesConfirmed returns the stored outgoing messages such a copy
+// moved on, so that the caller reports the change; MoveState likewise
+// reports whether a state change happened, so that several confirmations
+// of one message (a stream management ack and a room's echo) are reported
+// once.
+//
+// All the rules are checked with one indexed statement per message inside
+// the batch's write transaction; the searches together are a few index
 // lookups.
 //
 // Delivery state (SetState) only moves forward, Pending → Sent → Delivered.

@@ -123,13 +123,31 @@ type dupRow struct {
 // messages in msgs, are skipped; see the package documentation for the rules
 // and for what a duplicate updates on the stored row.
 func (db *DB) AddMessages(msgs []Message) ([]Message, error) {
+	added, _, err := db.AddMessagesConfirmed(msgs)
+	return added, err
+}
+
+// AddMessagesConfirmed is AddMessages that also returns the stored outgoing
+// messages a duplicate in msgs confirmed (moved from Pending or Failed to
+// Sent or Delivered; see the package documentation), as stored afterwards:
+// the copy the server sent back is the only news that such a message
+// reached it, and the caller has to report that once.
+func (db *DB) AddMessagesConfirmed(msgs []Message) (added, confirmed []Message, err error) {
 	if len(msgs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
+	added, confirmed, err = db.addMessages(msgs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: add messages: %w", err)
+	}
+	return added, confirmed, nil
+}
+
+func (db *DB) addMessages(msgs []Message) (added, confirmed []Message, err error) {
 	ctx := context.Background()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("store: add messages: %w", err)
+		return nil, nil, err
 	}
 	defer tx.Rollback()
 	findDup := tx.StmtContext(ctx, db.stmts.findDup)
@@ -139,21 +157,28 @@ func (db *DB) AddMessages(msgs []Message) ([]Message, error) {
 	merge := tx.StmtContext(ctx, db.stmts.merge)
 
 	now := time.Now()
-	var added []Message
 	for _, m := range msgs {
 		if m.Peer == "" {
-			return nil, errors.New("store: add messages: empty Peer")
+			return nil, nil, errors.New("empty Peer")
 		}
 		if m.Dir != Incoming && m.Dir != Outgoing {
-			return nil, fmt.Errorf("store: add messages: invalid direction %d", m.Dir)
+			return nil, nil, fmt.Errorf("invalid direction %d", m.Dir)
 		}
 		d, found, err := lookupDup(ctx, findDup, m)
 		if err != nil {
-			return nil, fmt.Errorf("store: add messages: %w", err)
+			return nil, nil, err
 		}
 		if found {
-			if err := mergeDup(ctx, merge, d, m); err != nil {
-				return nil, fmt.Errorf("store: add messages: %w", err)
+			moved, err := mergeDup(ctx, merge, d, m)
+			if err != nil {
+				return nil, nil, err
+			}
+			if moved {
+				row, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages WHERE seq = ?`, d.seq))
+				if err != nil {
+					return nil, nil, err
+				}
+				confirmed = append(confirmed, row)
 			}
 			continue
 		}
@@ -162,22 +187,22 @@ func (db *DB) AddMessages(msgs []Message) ([]Message, error) {
 		}
 		m.Time = fromMicro(toMicro(m.Time))
 		if m.Seq, err = freeSeq(ctx, seqFree, seqTop, toMicro(m.Time)); err != nil {
-			return nil, fmt.Errorf("store: add messages: %w", err)
+			return nil, nil, err
 		}
 		_, err = insert.ExecContext(ctx, m.Seq, m.Peer, m.Dir, m.Resource, m.ID, m.OriginID, m.StanzaID,
 			m.Type, m.Body, m.Subject, m.Thread, toMicro(m.Time), m.State, m.Error)
 		if err != nil {
-			return nil, fmt.Errorf("store: add messages: %w", err)
+			return nil, nil, err
 		}
 		added = append(added, m)
 	}
 	if err := db.indexNew(ctx, tx, added); err != nil {
-		return nil, fmt.Errorf("store: add messages: %w", err)
+		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: add messages: %w", err)
+		return nil, nil, err
 	}
-	return added, nil
+	return added, confirmed, nil
 }
 
 // indexNew adds the messages just inserted in tx (in ascending Seq order) to
@@ -264,15 +289,16 @@ func freeSeq(ctx context.Context, seqFree, seqTop *sql.Stmt, us int64) (int64, e
 // package documentation.
 func lookupDup(ctx context.Context, st *sql.Stmt, m Message) (dupRow, bool, error) {
 	var d dupRow
-	err := st.QueryRowContext(ctx, m.StanzaID, m.OriginID, m.ID, m.Peer, m.Dir, m.Body).Scan(&d.seq, &d.dir, &d.state, &d.stanzaID)
+	err := st.QueryRowContext(ctx, m.StanzaID, m.OriginID, m.ID, m.Peer, m.Dir, m.Body, m.Type).Scan(&d.seq, &d.dir, &d.state, &d.stanzaID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, false, nil
 	}
 	return d, err == nil, err
 }
 
-// mergeDup applies what a duplicate m tells about the stored row d.
-func mergeDup(ctx context.Context, merge *sql.Stmt, d dupRow, m Message) error {
+// mergeDup applies what a duplicate m tells about the stored row d, and
+// reports whether that moved an outgoing message on (confirmed it sent).
+func mergeDup(ctx context.Context, merge *sql.Stmt, d dupRow, m Message) (moved bool, err error) {
 	stanzaID, state := d.stanzaID, d.state
 	changed := false
 	if stanzaID == "" && m.StanzaID != "" {
@@ -291,14 +317,14 @@ func mergeDup(ctx context.Context, merge *sql.Stmt, d dupRow, m Message) error {
 		changed, clearErr = true, true
 	}
 	if !changed {
-		return nil
+		return false, nil
 	}
 	var errText any = sql.Null[string]{}
 	if clearErr {
 		errText = ""
 	}
-	_, err := merge.ExecContext(ctx, stanzaID, state, errText, d.seq)
-	return err
+	_, err = merge.ExecContext(ctx, stanzaID, state, errText, d.seq)
+	return clearErr, err
 }
 
 // SetState changes the state of the outgoing message in conversation peer
@@ -311,6 +337,20 @@ func mergeDup(ctx context.Context, merge *sql.Stmt, d dupRow, m Message) error {
 // request that would move backwards is not an error, the message is returned
 // unchanged.
 func (db *DB) SetState(peer, id string, st State, errText string) (Message, bool, error) {
+	m, found, _, err := db.MoveState(peer, id, st, errText)
+	return m, found, err
+}
+
+// MoveState is SetState that also reports whether the state changed (or,
+// for Failed, the error text was set again): a caller that reports delivery
+// states reports each move once, however many acknowledgements of the same
+// message arrive (a stream management ack, the group chat room's echo).
+func (db *DB) MoveState(peer, id string, st State, errText string) (m Message, found, moved bool, err error) {
+	m, found, err = db.moveState(peer, id, st, errText, &moved)
+	return m, found, moved, err
+}
+
+func (db *DB) moveState(peer, id string, st State, errText string, moved *bool) (Message, bool, error) {
 	if st < Pending || st > Failed {
 		return Message{}, false, fmt.Errorf("store: set state: %v is not a state of an outgoing message", st)
 	}
@@ -348,6 +388,7 @@ func (db *DB) SetState(peer, id string, st State, errText string) (Message, bool
 		return Message{}, false, fmt.Errorf("store: set state: %w", err)
 	}
 	m.State, m.Error = st, errText
+	*moved = true
 	return m, true, nil
 }
 

@@ -88,4 +88,21 @@ CREATE TABLE profiles (
 	photo_hash TEXT    NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 `,
+	// 3: group chat rooms: the notification setting and what the client
+	// learnt of the room (members-only), and the nicks the account has
+	// used in each room, to tell its own messages in the room's history.
+	`
+CREATE TABLE rooms (
+	room         TEXT    PRIMARY KEY,          -- bare JID
+	notify       TEXT    NOT NULL DEFAULT '',  -- '' (the default), 'all', 'mentions', 'none'
+	members_only INTEGER                       -- NULL: not known yet
+) WITHOUT ROWID;
+
+CREATE TABLE room_nicks (
+	room  TEXT    NOT NULL,
+	nick  TEXT    NOT NULL,
+	until INTEGER,                             -- µs since 1970 when given up; NULL while in use
+	PRIMARY KEY (room, nick)
+) WITHOUT ROWID;
+`,
 }

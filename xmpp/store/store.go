@@ -341,11 +341,13 @@ func (db *DB) prepare() error {
 		return s
 	}
 	s := &db.stmts
-	// The three duplicate rules in one statement (one round trip); coalesce
+	// The duplicate rules in one statement (one round trip); coalesce
 	// keeps their order of precedence.
 	s.findDup = p(`SELECT ` + dupCols + ` FROM messages WHERE seq = coalesce(
 		(SELECT seq FROM messages WHERE stanza_id = ?1 AND stanza_id <> ''),
 		(SELECT seq FROM messages WHERE peer = ?4 AND dir = ?5 AND origin_id = ?2 AND origin_id <> '' LIMIT 1),
+		(SELECT seq FROM messages WHERE ?7 = 'groupchat' AND ?5 = 0 AND peer = ?4 AND dir = 1
+			AND origin_id = ?2 AND origin_id <> '' AND stanza_id = '' LIMIT 1),
 		(SELECT seq FROM messages WHERE peer = ?4 AND dir = ?5 AND id = ?3 AND id <> '' AND body = ?6 LIMIT 1))`)
 	s.seqFree = p(`SELECT NOT EXISTS (SELECT 1 FROM messages WHERE seq = ?)`)
 	s.seqTop = p(`SELECT MAX(seq) FROM messages WHERE seq >= ? AND seq < ?`)

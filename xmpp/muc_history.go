@@ -1,0 +1,161 @@
+package xmpp
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"mellium.im/xmpp/disco"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// Room history from the room's archive (XEP-0313 addressed to the room).
+// A join of a room that keeps an archive asks for no join history: the
+// room's history is cut at its limit (Prosody: 20 messages by default),
+// which loses messages after a long absence. Instead the client pages
+// through the archive from the newest room archive id it has stored, while
+// the live messages that arrive meanwhile wait (roomState.held), so that
+// the store gets everything once and in order. The archive id is the
+// stanza-id the room adds to live messages (XEP-0359, by the room's JID),
+// so live copies and archive copies are the same message to the store.
+
+// roomArchivePage is how many messages one archive query asks for (Prosody
+// answers at most 50 by default).
+const roomArchivePage = 50
+
+// roomInfo is what the client needs of a room's disco#info.
+type roomInfo struct {
+	archived    bool // urn:xmpp:mam:2
+	membersOnly bool // muc_membersonly
+}
+
+// roomFeatures asks the room what it supports (XEP-0045 §6.4).
+func (c *Client) roomFeatures(ctx context.Context, l *link, room jid.JID) (roomInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	in, err := disco.GetInfo(ctx, "", room, l.sess)
+	if err != nil {
+		return roomInfo{}, stanzaErr(err)
+	}
+	var ri roomInfo
+	for _, f := range in.Features {
+		switch f.Var {
+		case nsMAM:
+			ri.archived = true
+		case "muc_membersonly":
+			ri.membersOnly = true
+		}
+	}
+	return ri, nil
+}
+
+// fillFromArchive fetches what the room's archive holds after what the
+// store has of the room: everything after the newest stored room archive
+// id, page by page; on a first join the newest maxStanzas messages (one
+// page, so at most what the server answers at once). The results arrive
+// as messages before each answer and go through onRoomArchiveResult.
+func (c *Client) fillFromArchive(ctx context.Context, l *link, r *roomState, a roomAnchor, maxStanzas int) error {
+	var q mamQuery
+	switch {
+	case a.stanzaID != "":
+		after := a.stanzaID
+		q = mamQuery{Set: rsmSet{Max: roomArchivePage, After: &after}}
+	case !a.newest.IsZero():
+		// Nothing stored carries a room archive id (the room had no
+		// archive then): by time, a minute early for the clocks; the
+		// store drops the copies by their ids.
+		q = mamQuery{Form: mamSince(a.newest.Add(-time.Minute)), Set: rsmSet{Max: roomArchivePage}}
+	case maxStanzas <= 0:
+		return nil
+	default:
+		last := ""
+		_, err := c.queryRoomArchive(ctx, l, r, mamQuery{Set: rsmSet{Max: maxStanzas, Before: &last}})
+		return err
+	}
+	for {
+		fin, err := c.queryRoomArchive(ctx, l, r, q)
+		var se *StanzaError
+		if errors.As(err, &se) && se.Condition == string(stanza.ItemNotFound) && q.Form == nil {
+			// The archive no longer has the id (expired or reset): by
+			// time instead.
+			q = mamQuery{Form: mamSince(a.stanzaTime.Add(-time.Minute)), Set: rsmSet{Max: roomArchivePage}}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fin.complete() || fin.Set.Last == "" {
+			return nil
+		}
+		last := fin.Set.Last
+		q.Set.After = &last
+	}
+}
+
+// queryRoomArchive asks the room's archive for one page.
+func (c *Client) queryRoomArchive(ctx context.Context, l *link, r *roomState, q mamQuery) (mamFin, error) {
+	q.QueryID = randomHex(8)
+	c.mu.Lock()
+	r.mamQuery = q.QueryID
+	c.mu.Unlock()
+	var fin mamFin
+	err := l.sess.UnmarshalIQElement(ctx, xmlPayload(q), stanza.IQ{Type: stanza.SetIQ, To: r.room}, &fin)
+	return fin, stanzaErr(err)
+}
+
+// onRoomArchiveResult takes a result of a room archive query under way
+// (from the room's bare JID, with that query's id), and reports whether w
+// was one.
+func (c *Client) onRoomArchiveResult(w wireMessage) bool {
+	res := w.ArchiveResult
+	if w.From == "" {
+		return false
+	}
+	room, err := jid.Parse(w.From)
+	if err != nil || room.Resourcepart() != "" {
+		return false
+	}
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	ours := ok && r.mamQuery != "" && r.mamQuery == res.QueryID
+	c.mu.Unlock()
+	if !ours {
+		return false
+	}
+	if res.Forwarded.Message == nil {
+		return true
+	}
+	inner := *res.Forwarded.Message
+	m, ok := c.translate(inner)
+	if !ok || m.Type != stanza.GroupChatMessage || !m.From.Bare().Equal(room) {
+		return true
+	}
+	m.StanzaID, m.Archived, m.Delayed = res.ID, true, true
+	if d := res.Forwarded.Delay; d != nil && !d.Stamp.IsZero() {
+		m.Time = d.Stamp
+	}
+	c.onRoomMessage(inner, m, true)
+	return true
+}
+
+// onRoomError handles an error message from a room: "not-acceptable" means
+// the room no longer counts the client as an occupant (the room service
+// restarted and lost it, XEP-0410 §3.2): rejoin it.
+func (c *Client) onRoomError(from jid.JID, se *stanza.Error) {
+	if se == nil || se.Condition != stanza.NotAcceptable || from.Resourcepart() != "" {
+		return
+	}
+	c.mu.Lock()
+	r, ok := c.rooms[from.String()]
+	if !ok || !r.joined {
+		c.mu.Unlock()
+		return
+	}
+	r.joined = false
+	self := r.occupants[r.nick]
+	self.Nick = r.nick
+	c.scheduleRejoinLocked(r)
+	c.mu.Unlock()
+	c.events.push(OccupantChanged{Room: from, Occupant: self, Self: true, Left: true, Reason: LeftError, Text: errorText(*se)})
+}
