@@ -182,6 +182,7 @@ func (RoomLeft) isEvent()        {}
 // Room is a room the client is in (or joining).
 type Room struct {
 	JID     jid.JID // bare
+	Name    string  // the room's own name (disco#info), "" if it has none
 	Nick    string
 	Subject string
 	Joined  bool // false while a join or rejoin waits for the room
@@ -206,6 +207,7 @@ type roomState struct {
 	// What the room's disco#info said on the last join: it keeps an
 	// archive (XEP-0313) and admits only members.
 	archived, membersOnly, infoKnown bool
+	name                             string // from disco#info, "" if none
 	// ownNicks are the nicks the account has used here, with when each
 	// was given up (zero: in use); loaded from the store on the first
 	// join. They tell own messages in the room's history.
@@ -441,7 +443,7 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 // noteRoomInfo keeps what the room's disco#info said, also in the store.
 func (c *Client) noteRoomInfo(r *roomState, info roomInfo) {
 	c.mu.Lock()
-	r.membersOnly, r.infoKnown = info.membersOnly, true
+	r.membersOnly, r.infoKnown, r.name = info.membersOnly, true, info.name
 	c.mu.Unlock()
 	c.store.do(func(db *store.DB) {
 		if db == nil {
@@ -626,7 +628,7 @@ func (c *Client) Rooms() []Room {
 	c.mu.Lock()
 	out := make([]Room, 0, len(c.rooms))
 	for _, r := range c.rooms {
-		out = append(out, Room{JID: r.room, Nick: r.nick, Subject: r.subject, Joined: r.joined})
+		out = append(out, Room{JID: r.room, Name: r.name, Nick: r.nick, Subject: r.subject, Joined: r.joined})
 	}
 	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].JID.String() < out[j].JID.String() })
@@ -634,6 +636,17 @@ func (c *Client) Rooms() []Room {
 		out[i].Notify = c.RoomNotify(out[i].JID)
 	}
 	return out
+}
+
+// RoomName returns the name a room the client is in gave itself in its
+// disco#info (known once joined), or "".
+func (c *Client) RoomName(room jid.JID) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.rooms[room.Bare().String()]; ok {
+		return r.name
+	}
+	return ""
 }
 
 // Occupants returns who is in a joined room (the own occupant included),

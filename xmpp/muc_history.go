@@ -26,8 +26,9 @@ const roomArchivePage = 50
 
 // roomInfo is what the client needs of a room's disco#info.
 type roomInfo struct {
-	archived    bool // urn:xmpp:mam:2
-	membersOnly bool // muc_membersonly
+	archived    bool   // urn:xmpp:mam:2
+	membersOnly bool   // muc_membersonly
+	name        string // the conference identity's name, where set
 }
 
 // roomFeatures asks the room what it supports (XEP-0045 §6.4).
@@ -39,6 +40,13 @@ func (c *Client) roomFeatures(ctx context.Context, l *link, room jid.JID) (roomI
 		return roomInfo{}, stanzaErr(err)
 	}
 	var ri roomInfo
+	for _, id := range in.Identity {
+		// Prosody names a room without a configured name by its local
+		// part; that says nothing the address does not.
+		if id.Category == "conference" && id.Name != "" && id.Name != room.Localpart() {
+			ri.name = id.Name
+		}
+	}
 	for _, f := range in.Features {
 		switch f.Var {
 		case nsMAM:

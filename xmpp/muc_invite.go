@@ -35,8 +35,8 @@ import (
 // whatever body they carry; the same invitation arriving both ways is
 // reported once. Declines (only XEP-0045 has them) go through the room.
 
-// invitationDedupWindow is how long a reported invitation (room and
-// inviter) swallows its twin arriving the other way.
+// invitationDedupWindow is how long a reported invitation swallows its twin
+// arriving the other way, and any other to the same room.
 const invitationDedupWindow = 10 * time.Minute
 
 // InvitationReceived reports an invitation to a room the client is not in.
@@ -142,9 +142,14 @@ func parseInvitation(w wireMessage, from jid.JID) (*InvitationReceived, *Invitat
 	return nil, nil
 }
 
-// invitationKey identifies an invitation for de-duplication.
+// invitationKey identifies an invitation for de-duplication: by the room
+// alone. The two copies of one invitation do not always name the inviter
+// alike (Prosody's mediated one gives the inviter's occupant JID in a room
+// that hides real JIDs, the direct one the account), and a second
+// colleague's invitation to the same room within the window asks nothing
+// new of the user.
 func invitationKey(inv *InvitationReceived) string {
-	return inv.Room.String() + "\x00" + inv.From.Bare().String()
+	return inv.Room.String()
 }
 
 // firstInvitation reports whether inv was not reported within the window,

@@ -128,7 +128,12 @@ func TestInvitationRouting(t *testing.T) {
 	receivedCarbon := `<message xmlns='jabber:client' from='bob@magpie.test' to='bob@magpie.test/r'><received xmlns='urn:xmpp:carbons:2'>` +
 		`<forwarded xmlns='urn:xmpp:forward:0'><message xmlns='jabber:client' from='carol@magpie.test/r' to='bob@magpie.test/phone' type='chat' id='o2'>` +
 		`<x xmlns='jabber:x:conference' jid='coffee@conference.magpie.test'/><body>coffee?</body></message></forwarded></received></message>`
-	for _, m := range []string{aliceDirect, prosodyMediated, directInvite, legacyDirect, prosodyDecline, sentCarbon, receivedCarbon,
+	// The twin of aliceDirect through a room that hides real JIDs: Prosody
+	// names the inviter by her occupant JID.
+	occupantMediated := `<message xmlns='jabber:client' from='board@conference.magpie.test' to='bob@magpie.test' id='m9'>` +
+		`<x xmlns='http://jabber.org/protocol/muc#user'><invite from='board@conference.magpie.test/爱丽丝'><reason>budget</reason></invite>` +
+		`<password>s3cret</password></x><body>爱丽丝 invites you to the room board@conference.magpie.test</body></message>`
+	for _, m := range []string{aliceDirect, occupantMediated, prosodyMediated, directInvite, legacyDirect, prosodyDecline, sentCarbon, receivedCarbon,
 		`<message xmlns='jabber:client' type='chat' id='end' from='alice@magpie.test/r' to='bob@magpie.test'><body>done</body></message>`} {
 		var w wireMessage
 		if err := xml.Unmarshal([]byte(m), &w); err != nil {

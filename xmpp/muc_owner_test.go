@@ -196,6 +196,16 @@ func TestRoomCreate(t *testing.T) {
 	if pw := alice.roomPassword(board); pw != "n3w" {
 		t.Fatalf("the client remembers the password %q", pw)
 	}
+	// Joined again, the client knows the room's name from its disco#info.
+	if err := alice.LeaveRoom(ctxT(t), board); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.JoinRoom(ctxT(t), board, "Alice", WithRoomPassword("n3w")); err != nil {
+		t.Fatalf("alice joins her room again: %v", err)
+	}
+	if name := alice.RoomName(board); name != "Board" {
+		t.Fatalf("RoomName = %q, want Board", name)
+	}
 
 	// Creating a room that exists: the typed error, and no join.
 	for i, tc := range []struct {
@@ -219,6 +229,9 @@ func TestRoomCreate(t *testing.T) {
 	}
 	if err := bob.JoinRoom(ctxT(t), instant, "Bob"); err != nil {
 		t.Fatalf("bob joins the instant room: %v\n%s", err, srv.Log())
+	}
+	if name := bob.RoomName(instant); name != "" {
+		t.Fatalf("an unnamed room's RoomName = %q, want none", name)
 	}
 	if err := dave.CreateRoom(ctxT(t), instant, "Dave", &RoomConfig{Name: "mine"}); !errors.Is(err, ErrRoomExists) {
 		t.Fatalf("dave creates the instant room: %v, want ErrRoomExists", err)
