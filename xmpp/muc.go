@@ -137,6 +137,7 @@ type OccupantChanged struct {
 	Left     bool
 	Reason   LeaveReason
 	Text     string // the reason the moderator gave, if any
+	Actor    string // the nick of the moderator who kicked or banned, if the room says
 }
 
 // RoomMessage reports a group chat message: live, or from the room's
@@ -169,6 +170,7 @@ type RoomLeft struct {
 	Room        jid.JID
 	Reason      LeaveReason
 	Text        string
+	Actor       string // the nick of the moderator who kicked or banned, if the room says
 	Alternative jid.JID
 	Err         error // for LeftError
 }
@@ -251,14 +253,20 @@ func WithRoomHistory(maxStanzas int) JoinOption {
 }
 
 // wireMUCUser is the muc#user element of room presence and messages.
+// wireMUCItem is an occupant's item in muc#user.
+type wireMUCItem struct {
+	Affiliation string `xml:"affiliation,attr"`
+	Role        string `xml:"role,attr"`
+	JID         string `xml:"jid,attr"`
+	Nick        string `xml:"nick,attr"`
+	Reason      string `xml:"reason"`
+	Actor       struct {
+		Nick string `xml:"nick,attr"`
+	} `xml:"actor"` // who kicked or banned
+}
+
 type wireMUCUser struct {
-	Items []struct {
-		Affiliation string `xml:"affiliation,attr"`
-		Role        string `xml:"role,attr"`
-		JID         string `xml:"jid,attr"`
-		Nick        string `xml:"nick,attr"`
-		Reason      string `xml:"reason"`
-	} `xml:"item"`
+	Items    []wireMUCItem `xml:"item"`
 	Statuses []struct {
 		Code string `xml:"code,attr"`
 	} `xml:"status"`
@@ -763,10 +771,10 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 	self := x.has(statusSelf) || (nick == r.nick && !x.has(statusNickChanged) && p.Type != "error") ||
 		(p.Type == "error" && nick == r.nick)
 	occ := Occupant{Nick: nick}
-	var itemNick, itemReason string
+	var itemNick, itemReason, actor string
 	if x != nil && len(x.Items) > 0 {
 		it := x.Items[0]
-		occ.Role, occ.Affiliation, itemNick, itemReason = it.Role, it.Affiliation, it.Nick, it.Reason
+		occ.Role, occ.Affiliation, itemNick, itemReason, actor = it.Role, it.Affiliation, it.Nick, it.Reason, it.Actor.Nick
 		if j, err := jid.Parse(it.JID); err == nil && it.JID != "" {
 			occ.JID = j
 		}
@@ -802,10 +810,10 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		delete(r.occupants, nick)
 		reason := leaveReason(x)
 		if !self {
-			events = append(events, OccupantChanged{Room: room, Occupant: occ, Left: true, Reason: reason, Text: itemReason})
+			events = append(events, OccupantChanged{Room: room, Occupant: occ, Left: true, Reason: reason, Text: itemReason, Actor: actor})
 			break
 		}
-		left := RoomLeft{Room: room, Reason: reason, Text: itemReason}
+		left := RoomLeft{Room: room, Reason: reason, Text: itemReason, Actor: actor}
 		if x != nil && x.Destroy != nil {
 			left.Text = x.Destroy.Reason
 			left.Alternative, _ = jid.Parse(x.Destroy.JID)

@@ -94,13 +94,7 @@ func TestOwnRoomMessage(t *testing.T) {
 	r := &roomState{room: room, nick: "Alicia", ownNicks: map[string]time.Time{"Alice": gaveUp, "Alicia": {}}}
 	withJID := func(j string) wireMessage {
 		x := &wireMUCUserMessage{}
-		x.Items = append(x.Items, struct {
-			Affiliation string `xml:"affiliation,attr"`
-			Role        string `xml:"role,attr"`
-			JID         string `xml:"jid,attr"`
-			Nick        string `xml:"nick,attr"`
-			Reason      string `xml:"reason"`
-		}{JID: j})
+		x.Items = append(x.Items, wireMUCItem{JID: j})
 		return wireMessage{MUCUser: x}
 	}
 	for i, tc := range []struct {

@@ -156,11 +156,11 @@ func TestGroupChat(t *testing.T) {
 		t.Fatalf("kick: %v", err)
 	}
 	left := waitFor(t, carolEv, wait, func(e RoomLeft) bool { return e.Room.Equal(room) })
-	if left.Reason != LeftKicked || left.Text != "enough" {
+	if left.Reason != LeftKicked || left.Text != "enough" || left.Actor != "Alice" {
 		t.Fatalf("carol's RoomLeft = %+v", left)
 	}
 	waitFor(t, bobEv, wait, func(e OccupantChanged) bool {
-		return e.Occupant.Nick == "Caroline" && e.Left && e.Reason == LeftKicked
+		return e.Occupant.Nick == "Caroline" && e.Left && e.Reason == LeftKicked && e.Actor == "Alice"
 	})
 	if len(carol.Rooms()) != 0 {
 		t.Fatalf("carol still lists %+v", carol.Rooms())
