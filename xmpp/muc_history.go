@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -33,9 +34,14 @@ type roomInfo struct {
 
 // roomFeatures asks the room what it supports (XEP-0045 §6.4).
 func (c *Client) roomFeatures(ctx context.Context, l *link, room jid.JID) (roomInfo, error) {
+	return discoRoom(ctx, l.sess, room)
+}
+
+// discoRoom asks a room about itself (disco#info, XEP-0045 §6.4).
+func discoRoom(ctx context.Context, sess *mxmpp.Session, room jid.JID) (roomInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	in, err := disco.GetInfo(ctx, "", room, l.sess)
+	in, err := disco.GetInfo(ctx, "", room, sess)
 	if err != nil {
 		return roomInfo{}, stanzaErr(err)
 	}

@@ -24,6 +24,23 @@ var ErrNoRoomService = errors.New("no group chat service on this server")
 type RoomInfo struct {
 	JID  jid.JID // bare
 	Name string  // the room's name, or "" when the service gives none
+	// MembersOnly is set by RoomDetails for a members-only room.
+	MembersOnly bool
+}
+
+// RoomDetails asks a room about itself (disco#info), also a room the
+// service does not list: its name ("" when it has none beyond its address)
+// and whether it is members-only. For an invitation to a private room, say.
+func (c *Client) RoomDetails(ctx context.Context, room jid.JID) (RoomInfo, error) {
+	sess, err := c.session()
+	if err != nil {
+		return RoomInfo{}, err
+	}
+	info, err := discoRoom(ctx, sess, room.Bare())
+	if err != nil {
+		return RoomInfo{}, fmt.Errorf("xmpp: ask %s about itself: %w", room, err)
+	}
+	return RoomInfo{JID: room.Bare(), Name: info.name, MembersOnly: info.membersOnly}, nil
 }
 
 // RoomService returns the server's group chat service: the first item of
