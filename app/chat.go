@@ -46,6 +46,9 @@ type chatMessage struct {
 	Err         string // why it failed, for stateFailed
 	// Marked is set on the message a search result jumped to.
 	Marked bool
+	// Mention is set on a room message that names the user: its bubble is
+	// tinted with the warning colour.
+	Mention bool
 }
 
 // chatView is one conversation: a header, the messages, and the entry.
@@ -827,6 +830,8 @@ func (rr *messageRowRenderer) apply() {
 	rr.bubble.FillColor = th.Color(theme.ColorNameInputBackground, variant)
 	if m.Outgoing {
 		rr.bubble.FillColor = tint(th.Color(theme.ColorNamePrimary, variant))
+	} else if m.Mention {
+		rr.bubble.FillColor = tint(th.Color(theme.ColorNameWarning, variant))
 	}
 	// The message a search jumped to is outlined, so the eye finds it.
 	rr.bubble.StrokeWidth, rr.bubble.StrokeColor = 0, nil

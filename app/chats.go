@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/lang"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"magpie/xmpp"
 )
@@ -59,8 +60,13 @@ func newChatWindows(c *controller) *chatWindows {
 
 func (c *controller) openChat(j jid.JID) { c.chats.open(j.Bare(), true) }
 
-// jumpTo opens the chat with peer at the stored message seq.
-func (c *controller) jumpTo(peer jid.JID, seq int64) {
+// jumpTo opens the chat with peer (the room's tab for a room) at the
+// stored message seq.
+func (c *controller) jumpTo(peer jid.JID, seq int64, room bool) {
+	if room {
+		c.chats.openRoom(peer.Bare(), "", true).view.JumpTo(seq)
+		return
+	}
 	c.chats.open(peer.Bare(), true).view.JumpTo(seq)
 }
 
@@ -188,6 +194,8 @@ func (w *chatWindows) toChat(m xmpp.Message) chatMessage {
 		if m.State == xmpp.DeliveryReceived {
 			cm.State = stateSent // a copy from another device: the server had it
 		}
+	} else if m.Type == stanza.GroupChatMessage {
+		cm.Sender = m.From.Resourcepart() // the nick (a search across chats shows room messages)
 	} else {
 		cm.Sender = w.displayName(m.Peer())
 	}

@@ -73,6 +73,9 @@ type controller struct {
 	avatars *avatarCache
 	// bookmarks are the signed-in account's room bookmarks (rooms.go).
 	bookmarks *roomBook
+	// groupActs are the group chat prompts: invitations, notes in room
+	// tabs (roominvite.go).
+	groupActs *roomActions
 	// profiles are the profiles seen this session, for cards opened again.
 	profiles map[string]xmpp.Profile
 	// pendingLinks are xmpp: links that came before sign-in (links.go).
@@ -474,6 +477,10 @@ func (c *controller) handle(e xmpp.Event) {
 		c.refreshRooms()
 	case xmpp.BookmarksChanged:
 		c.bookmarksChanged(e)
+	case xmpp.InvitationReceived:
+		c.invitationReceived(e)
+	case xmpp.InvitationDeclined:
+		c.invitationDeclined(e)
 	case xmpp.NoticeReceived:
 		c.notices.received(e.Notice)
 	case xmpp.MessageStateChanged:
@@ -483,7 +490,7 @@ func (c *controller) handle(e xmpp.Event) {
 	case xmpp.SubscriptionRequest:
 		c.main.askSubscription(e.From, e.Status)
 	case xmpp.ErrorOccurred:
-		if c.chats.roomError(e.Err) {
+		if c.chats.roomError(e.Err) || c.roomRequestRefused(e.Err) {
 			break
 		}
 		c.main.showProblem(lang.L("Something went wrong: {{.Error}}", map[string]any{"Error": e.Err.Error()}))

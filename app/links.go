@@ -185,15 +185,24 @@ func (c *controller) applyLink(u xmppuri.URI) {
 	}
 }
 
-// joinGroupChat is where ?join links go. Magpie has no group chat yet, so
-// it says so; the room (u.To, with the nickname as its resource) and
-// u.Get("password") are what a join will take.
+// joinGroupChat is where ?join links go: the room's tab when Magpie is in
+// it, else the join dialog filled in from the link (the nickname is the
+// link's resource, and its password), for the user to confirm, as Gajim
+// does: a link on a web page does not join rooms by itself.
 func (c *controller) joinGroupChat(u xmppuri.URI) {
-	room := u.To.Bare().String()
-	c.debug("xmpp link: group chats not supported", "room", room)
+	room := u.To.Bare()
 	c.raise()
-	c.showLinkProblem(lang.L("Group chat"),
-		lang.L("Group chats are not supported yet, so Magpie cannot join {{.Room}}.", map[string]any{"Room": room}))
+	if c.roomJoinedNow(room) {
+		c.debug("xmpp link opened room", "room", room.String())
+		c.chats.openRoom(room, "", true)
+		return
+	}
+	nick := u.To.Resourcepart()
+	if nick == "" {
+		nick = c.defaultNick(room)
+	}
+	c.debug("xmpp link offers to join", "room", room.String(), "nick", nick)
+	c.showJoinRoom(c.main.win).fill(room, nick, u.Get("password"))
 }
 
 // raise brings Magpie forward: the contacts window, or signed out the

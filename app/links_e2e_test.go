@@ -111,14 +111,14 @@ func TestGUIHandsOverLinks(t *testing.T) {
 		t.Errorf("%d contacts windows shown, want 1 (did a second app start?)", n)
 	}
 
-	// ?roster offers the add-contact form, filled in; ?join says that group
-	// chat does not exist yet.
+	// ?roster offers the add-contact form, filled in; ?join the join
+	// dialog, filled in.
 	again("xmpp:" + carol + "?roster;name=Carol%20%E5%8D%A1%E7%BD%97;group=%E7%A0%94%E5%8F%91%E9%83%A8")
 	waitLog(`msg="xmpp link offers to add a contact" to=`+carol+` name="Carol 卡罗" group=研发部`, 1)
 	time.Sleep(500 * time.Millisecond)
 	screenshot(t, g.display, filepath.Join(g.shots, "links-roster.png"))
 	again("xmpp:dev@conference.magpie.test?join")
-	waitLog(`msg="xmpp link: group chats not supported" room=dev@conference.magpie.test`, 1)
+	waitLog(`msg="xmpp link offers to join" room=dev@conference.magpie.test`, 1)
 	time.Sleep(500 * time.Millisecond)
 	screenshot(t, g.display, filepath.Join(g.shots, "links-join.png"))
 

@@ -144,19 +144,22 @@ func TestLinkOffersContact(t *testing.T) {
 	}
 }
 
-// TestLinkJoinNotSupported: a group chat link says that group chat does
-// not exist yet, naming the room.
-func TestLinkJoinNotSupported(t *testing.T) {
+// TestLinkJoin: a group chat link opens the join dialog filled in from
+// the link (room, the nickname from its resource, the password), and joins
+// nothing by itself.
+func TestLinkJoin(t *testing.T) {
 	c, log := linkFixture(t)
-	c.openArgs([]string{"xmpp:dev@conference.oa.example/zhangsan?join;password=secret"})
+	c.openArgs([]string{"xmpp:dev@conference.oa.example/%E5%BC%A0%E4%B8%89?join;password=secret"})
 	text := dialogTexts(c.main.win)
-	if !strings.Contains(text, "Group chats are not supported yet, so Magpie cannot join dev@conference.oa.example.") {
-		t.Fatalf("the window shows %q", text)
+	for _, want := range []string{"dev@conference.oa.example\n", "张三\n", "secret\n", "[Join]"} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("the join dialog lacks %q; it shows %q", want, text)
+		}
 	}
 	if len(c.chats.chats) != 0 {
-		t.Fatal("a chat was opened")
+		t.Fatal("the link opened a room by itself")
 	}
-	if !strings.Contains(log.String(), "group chats not supported") {
+	if !strings.Contains(log.String(), "offers to join") {
 		t.Fatalf("debug log:\n%s", log)
 	}
 }

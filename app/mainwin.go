@@ -120,6 +120,7 @@ func newMainWindow(c *controller) *mainWindow {
 		fyne.NewMenu("Magpie",
 			fyne.NewMenuItem(lang.L("Add contact…"), m.addContact),
 			&fyne.MenuItem{Label: lang.L("Join a group chat…"), Shortcut: joinRoomShortcut, Action: func() { c.showJoinRoom(m.win) }},
+			fyne.NewMenuItem(lang.L("New group chat…"), func() { c.showCreateRoom(m.win) }),
 			&fyne.MenuItem{Label: lang.L("Browse group chats…"), Shortcut: browseRoomsShortcut, Action: m.browseRooms},
 			fyne.NewMenuItem(lang.L("Search messages…"), m.searchMessages),
 			fyne.NewMenuItem(lang.L("Notices…"), m.showNotices),
@@ -280,6 +281,7 @@ func (m *mainWindow) addContactWith(parent fyne.Window, addressText, nameText, g
 func (m *mainWindow) contactMenu(j jid.JID, at fyne.Position) {
 	menu := fyne.NewMenu("",
 		fyne.NewMenuItem(lang.L("Open chat"), func() { m.c.openChat(j) }),
+		fyne.NewMenuItem(lang.L("Invite to group chat…"), func() { m.c.inviteContact(j) }),
 		fyne.NewMenuItem(lang.L("Profile…"), func() { m.c.showProfile(j, m.win) }),
 		fyne.NewMenuItem(lang.L("Rename…"), func() { m.renameContact(j) }),
 		fyne.NewMenuItem(lang.L("Move to group…"), func() { m.moveContact(j) }),
@@ -499,8 +501,8 @@ func (m *mainWindow) searchMessages() {
 	p := newSearchPanel(func(text string) ([]xmpp.SearchHit, error) {
 		return client.SearchHistory(text, jid.JID{}, searchLimit)
 	}, c.chats.run, c.chats.toChat, true)
-	p.nameOf = c.chats.displayName
-	p.onOpen = func(r searchResult) { c.jumpTo(r.peer, r.msg.Seq) }
+	p.nameOf, p.roomName = c.chats.displayName, c.roomTitle
+	p.onOpen = func(r searchResult) { c.jumpTo(r.peer, r.msg.Seq, r.room) }
 	w := c.app.NewWindow(lang.L("Search messages"))
 	w.SetContent(container.NewBorder(container.NewPadded(p.bar), nil, nil, nil, p.content))
 	w.Resize(fyne.NewSize(480, 560))

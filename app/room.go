@@ -240,8 +240,14 @@ func removedText(e xmpp.RoomLeft) string {
 	switch e.Reason {
 	case xmpp.LeftKicked:
 		s = lang.L("You were removed from the room by a moderator.")
+		if e.Actor != "" {
+			s = lang.L("{{.Nick}} removed you from the room.", map[string]any{"Nick": e.Actor})
+		}
 	case xmpp.LeftBanned:
 		s = lang.L("You were banned from the room.")
+		if e.Actor != "" {
+			s = lang.L("{{.Nick}} banned you from the room.", map[string]any{"Nick": e.Actor})
+		}
 	case xmpp.LeftDestroyed:
 		s = lang.L("The room was closed by its owner.")
 		if !e.Alternative.Equal(jid.JID{}) {
@@ -349,6 +355,9 @@ func (w *chatWindows) toRoom(t *chatTab, m xmpp.Message) chatMessage {
 		}
 	}
 	cm.Sender, cm.SenderColor = nick, nickColor(nick)
+	// Stored history has no mention flag: the same rule decides, against
+	// the nick the user has now.
+	cm.Mention = !m.Outgoing && t.room.nick != "" && xmpp.Mentions(m.Body, t.room.nick)
 	if cm.ID == "" {
 		cm.ID = m.OriginID
 	}
@@ -371,6 +380,7 @@ func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
 		m.From = full
 	}
 	cm := w.toRoom(t, m)
+	cm.Mention = cm.Mention || e.Mention && !m.Outgoing // a reference (XEP-0372) too
 	if i, dup := t.view.find(cm); dup {
 		t.view.adopt(i, cm)
 		return
@@ -388,6 +398,7 @@ func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
 		t.unread++
 		w.c.roomUnread(e.Room, t.unread)
 		w.c.refreshUnread()
+		w.c.notifyRoomMessage(e, cm.Mention)
 	}
 }
 
@@ -396,6 +407,7 @@ func (w *chatWindows) roomJoined(e xmpp.RoomJoined) {
 	t := w.openRoom(e.Room, e.Nick, false)
 	t.room.joined = true
 	t.room.setNick(e.Nick)
+	w.retitleRooms() // the room's own name is known now
 	occupants := e.Occupants
 	if w.c.client != nil {
 		occupants = w.c.client.Occupants(e.Room)
@@ -531,7 +543,7 @@ func (w *chatWindows) roomMenu(t *chatTab) {
 	bm, bookmarked := c.bookmarks.get(room)
 	nick := fyne.NewMenuItem(lang.L("Change nickname…"), t.room.editNick)
 	nick.Disabled = !t.room.joined
-	items := []*fyne.MenuItem{nick}
+	items := append(w.roomActionItems(t), nick, c.roomNotifyItem(room, w.win))
 	if bookmarked {
 		items = append(items,
 			&fyne.MenuItem{Label: lang.L("Join automatically"), Checked: bm.Autojoin, Action: func() { c.setAutojoin(room, !bm.Autojoin) }},
@@ -567,14 +579,13 @@ type joinRoomDialog struct {
 	askPassword *widget.Button
 	bookmark    *widget.Check
 	browse      *widget.Button
-	problem     *widget.Label
 	join        *widget.Button
-	busy        *widget.ProgressBarInfinite
 	dlg         *dialog.CustomDialog
+	formStatus
 }
 
 func (c *controller) showJoinRoom(parent fyne.Window) *joinRoomDialog {
-	d := &joinRoomDialog{c: c, parent: parent}
+	d := &joinRoomDialog{c: c, parent: parent, formStatus: newFormStatus()}
 	d.room = widget.NewEntry()
 	d.room.SetPlaceHolder("room@conference." + domainOf(c.account.JID))
 	d.nick = widget.NewEntry()
@@ -583,11 +594,6 @@ func (c *controller) showJoinRoom(parent fyne.Window) *joinRoomDialog {
 	}
 	d.password = widget.NewPasswordEntry()
 	d.password.OnSubmitted = func(string) { d.submit() }
-	d.problem = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
-	d.problem.Hide()
-	d.busy = widget.NewProgressBarInfinite()
-	d.busy.Stop()
-	d.busy.Hide()
 	d.join = &widget.Button{Text: lang.L("Join"), Importance: widget.HighImportance, OnTapped: d.submit}
 	d.room.OnSubmitted = func(string) { d.submit() }
 	d.nick.OnSubmitted = func(string) { d.submit() }
@@ -604,7 +610,7 @@ func (c *controller) showJoinRoom(parent fyne.Window) *joinRoomDialog {
 	d.bookmark = widget.NewCheck(lang.L("Bookmark this room (join it automatically)"), nil)
 	d.bookmark.SetChecked(true)
 	content := container.NewVBox(d.form,
-		container.NewHBox(d.browse, layout.NewSpacer(), d.askPassword),
+		container.NewHBox(d.browse, d.newRoomButton(), layout.NewSpacer(), d.askPassword),
 		d.bookmark, d.problem, d.busy)
 	cancel := widget.NewButton(lang.L("Cancel"), func() { d.dlg.Hide() })
 	d.dlg = dialog.NewCustomWithoutButtons(lang.L("Join a group chat"), content, parent)
@@ -648,10 +654,7 @@ func domainOf(account string) string {
 }
 
 func (d *joinRoomDialog) fail(text string) {
-	d.problem.SetText(text)
-	d.problem.Show()
-	d.busy.Stop()
-	d.busy.Hide()
+	d.failed(text)
 	d.join.Enable()
 }
 
@@ -707,10 +710,8 @@ func (d *joinRoomDialog) submit() {
 	if password != "" {
 		opts = append(opts, xmpp.WithRoomPassword(password))
 	}
-	d.problem.Hide()
 	d.join.Disable()
-	d.busy.Show()
-	d.busy.Start()
+	d.working()
 	d.c.chats.run(func() func() {
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 		defer cancel()
@@ -720,7 +721,7 @@ func (d *joinRoomDialog) submit() {
 				d.failWith(err)
 				return
 			}
-			d.busy.Stop()
+			d.idle()
 			d.dlg.Hide()
 			t := d.c.chats.openRoom(room, nick, true)
 			t.room.joined = true

@@ -149,7 +149,7 @@ func TestRoomWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	until("the kick", func() bool { return tab.room.banner.Visible() })
-	if text := tab.room.removed.Text; !strings.Contains(text, "removed from the room") || !strings.Contains(text, "too loud") {
+	if text := tab.room.removed.Text; text != "Bob removed you from the room. Reason: too loud" {
 		t.Fatalf("the kick shows %q", text)
 	}
 	if !tab.view.entry.Disabled() {

@@ -92,6 +92,7 @@ func (m *mainWindow) browseRooms() {
 	d.onBookmark = func(r xmpp.RoomInfo) {
 		c.saveBookmark(xmpp.Bookmark{Room: r.JID, Name: r.Name, Nick: c.defaultNick(r.JID)}, d.win)
 	}
+	c.offerCreateRoom(d.win)
 	d.win.SetOnClosed(func() { m.roomDir = nil })
 	m.roomDir = d
 	d.win.Show()

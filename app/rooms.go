@@ -130,11 +130,16 @@ func roomAvatarName(name string) string {
 	return name
 }
 
-// roomTitle is the room's name: its bookmark's, else its address's local
-// part.
+// roomTitle is the room's name: its bookmark's, else the one the room
+// gives itself (once joined), else its address's local part.
 func (c *controller) roomTitle(room jid.JID) string {
 	if bm, ok := c.bookmarks.get(room); ok && strings.TrimSpace(bm.Name) != "" {
 		return strings.TrimSpace(bm.Name)
+	}
+	if c.client != nil {
+		if name := strings.TrimSpace(c.client.RoomName(room)); name != "" {
+			return name
+		}
 	}
 	return room.Localpart()
 }
@@ -268,7 +273,8 @@ func (c *controller) refreshRooms() {
 }
 
 // retitleRooms names the room tabs after their bookmarks, which may be
-// read after the rooms were joined.
+// read after the rooms were joined, or the rooms' own names, known once
+// joined.
 func (w *chatWindows) retitleRooms() {
 	changed := false
 	for _, t := range w.chats {
@@ -369,7 +375,8 @@ func (c *controller) roomMenu(room jid.JID, at fyne.Position) {
 		items = append(items, fyne.NewMenuItem(lang.L("Join"), func() { c.enterRoom(room, c.main.win) }))
 	}
 	items = append(items, &fyne.MenuItem{Label: lang.L("Join automatically"), Checked: bookmarked && bm.Autojoin,
-		Action: func() { c.setAutojoin(room, !(bookmarked && bm.Autojoin)) }})
+		Action: func() { c.setAutojoin(room, !(bookmarked && bm.Autojoin)) }},
+		c.roomNotifyItem(room, c.main.win))
 	if bookmarked {
 		items = append(items, fyne.NewMenuItem(lang.L("Remove bookmark"), func() { c.removeBookmark(room) }))
 	} else {
@@ -425,6 +432,9 @@ func (c *controller) setAutojoin(room jid.JID, on bool) {
 // saveBookmark writes bm in the background and lists it once the server
 // has it; a failure is shown over parent.
 func (c *controller) saveBookmark(bm xmpp.Bookmark, parent fyne.Window) {
+	if bm.Name == "" && c.client != nil {
+		bm.Name = c.client.RoomName(bm.Room) // as other devices should show it
+	}
 	c.changeBookmarks(parent, func(ctx context.Context, client *xmpp.Client) error { return client.SetBookmark(ctx, bm) },
 		func(book *roomBook) { book.put(bm) })
 }

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 
 	"magpie/xmpp"
 )
@@ -24,6 +25,7 @@ const searchLimit = 200
 type searchResult struct {
 	msg     chatMessage
 	peer    jid.JID
+	room    bool     // a group chat's message: peer is the room
 	matches [][2]int // byte ranges of the matches in msg.Body
 }
 
@@ -38,6 +40,7 @@ type searchPanel struct {
 	// allChats is set for the search across chats: results name the chat.
 	allChats bool
 	nameOf   func(jid.JID) string
+	roomName func(jid.JID) string // a room's title, for results from group chats
 	onOpen   func(searchResult)
 	onClose  func()
 	now      func() time.Time
@@ -109,7 +112,8 @@ func (p *searchPanel) search(text string) {
 			}
 			results := make([]searchResult, len(hits))
 			for i, h := range hits {
-				results[i] = searchResult{msg: p.convert(h.Message), peer: h.Message.Peer(), matches: h.Matches}
+				results[i] = searchResult{msg: p.convert(h.Message), peer: h.Message.Peer(),
+					room: h.Message.Type == stanza.GroupChatMessage, matches: h.Matches}
 			}
 			p.show(results, err)
 		}
@@ -180,14 +184,7 @@ func (p *searchPanel) bindRow(i int, o fyne.CanvasObject) {
 	top := box.Objects[0].(*fyne.Container)
 	title, when := top.Objects[0].(*widget.Label), top.Objects[1].(*widget.Label)
 	body := box.Objects[1].(*widget.RichText)
-	name := r.msg.Sender
-	if p.allChats {
-		name = p.nameOf(r.peer)
-		if r.msg.Outgoing {
-			name = joinNonEmpty(name, r.msg.Sender, " · ")
-		}
-	}
-	title.SetText(name)
+	title.SetText(p.resultName(r))
 	when.SetText(formatStamp(r.msg.Time, p.now()))
 	top.Refresh() // the time's width changed
 	body.Segments = highlightSegments(r.msg.Body, r.matches)
@@ -316,4 +313,21 @@ func (v *chatView) closeSearch() {
 	if c := fyne.CurrentApp().Driver().CanvasForObject(v.entry); c != nil {
 		c.Focus(v.entry)
 	}
+}
+
+// resultName is who a result is from: the sender; across all chats the
+// chat's name, and in a group chat's or for an own message the sender
+// after it ("研发部 · 王五", "李四 · Me").
+func (p *searchPanel) resultName(r searchResult) string {
+	if !p.allChats {
+		return r.msg.Sender
+	}
+	name := p.nameOf(r.peer)
+	if r.room && p.roomName != nil {
+		name = p.roomName(r.peer)
+	}
+	if r.msg.Outgoing || r.room {
+		name = joinNonEmpty(name, r.msg.Sender, " · ")
+	}
+	return name
 }

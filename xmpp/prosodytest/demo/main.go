@@ -212,6 +212,9 @@ func run(bin string) error {
 		states.Range(func(k, v any) bool { got = append(got, fmt.Sprint(k, ": ", v)); return true })
 		return fmt.Errorf("the demo contacts did not become mutual contacts: %s", strings.Join(got, "; "))
 	}
+	if err := bookmarkRooms(ctx, setup, srv.Domain); err != nil {
+		return err
+	}
 	setup.Close()
 	if shared > 0 {
 		if err := addShared(srv, setup.Roster()); err != nil {
@@ -260,10 +263,15 @@ func run(bin string) error {
 		}()
 	}
 
+	lisi, wangwu := byUser(online, "lisi"), byUser(online, "wangwu")
+	if err := openRooms(ctx, lisi, wangwu, srv.Domain); err != nil {
+		return err
+	}
+
 	fmt.Printf("Demo server %s on %s. You are %s (password %q).\n", srv.Domain, srv.C2SAddr, me, password)
 	fmt.Println("Colleagues: 李四, 王五, 赵六 and 小助手 are online; 小助手 answers every message. Quit Magpie to end the demo.")
 	fmt.Println("The OA system left 3 notices while you were away, and the server announces maintenance after sign-in: see Notices.")
-	fmt.Println("Group chat: Ctrl+J and join " + demoRoom + ", where 李四 is.")
+	fmt.Println("Group chats: you join 研发部 and 全体员工 by their bookmarks; 王五 mentions you in 研发部 and 李四 invites you to 项目 Magpie. Ctrl+Shift+J lists the rooms.")
 	app := exec.CommandContext(ctx, bin)
 	// Its own instance directory: the demo's Magpie runs beside the user's.
 	app.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "XDG_DATA_HOME="+filepath.Join(config, "data"),
@@ -275,13 +283,9 @@ func run(bin string) error {
 	// 李四 greets once Magpie is online, and the server announces a
 	// maintenance window.
 	go func() {
-		for _, c := range online {
-			if strings.HasPrefix(c.Account().String(), "lisi@") {
-				openRoom(ctx, c, srv.Domain)
-				greet(ctx, c, jid.MustParse(me))
-				announce(ctx, admin, srv.Domain)
-			}
-		}
+		greet(ctx, lisi, jid.MustParse(me))
+		roomTalk(ctx, lisi, wangwu, jid.MustParse(me), srv.Domain)
+		announce(ctx, admin, srv.Domain)
 	}()
 	return app.Wait()
 }
@@ -354,18 +358,96 @@ func announce(ctx context.Context, admin *xmpp.Client, domain string) {
 		Subject: "系统维护通知", Body: "今晚 22:00–23:00 邮件和 OA 系统维护，期间无法登录，请提前保存工作。\nMail and OA maintenance tonight 22:00–23:00."})
 }
 
-// demoRoom is the group chat 李四 opens: join it with Ctrl+J.
-const demoRoom = "rd@conference.demo.magpie.test"
+// The demo's group chats: 李四 keeps the R&D room and the all-staff room,
+// which zhangsan has bookmarked (joined at sign-in), and after sign-in opens
+// a project room and invites zhangsan to it.
+var demoRooms = []struct{ local, name, description string }{
+	{"rd", "研发部 R&D", "研发部日常沟通 R&D day to day"},
+	{"all", "全体员工 All staff", "公司通知与闲聊 Company news and chat"},
+}
 
-// openRoom has 李四 create the R&D room and say something in it, so that
-// joining it shows history.
-func openRoom(ctx context.Context, c *xmpp.Client, domain string) {
-	room := jid.MustParse("rd@conference." + domain)
-	if err := c.JoinRoom(ctx, room, "李四"); err != nil {
-		fmt.Println("demo: the group chat could not be opened:", err)
+const projectRoom = "proj-magpie"
+
+// bookmarkRooms bookmarks the demo rooms for zhangsan, joined at sign-in
+// with the nick 张三.
+func bookmarkRooms(ctx context.Context, c *xmpp.Client, domain string) error {
+	for _, r := range demoRooms {
+		b := xmpp.Bookmark{Room: jid.MustParse(r.local + "@conference." + domain), Name: r.name, Autojoin: true, Nick: "张三"}
+		if err := c.SetBookmark(ctx, b); err != nil {
+			return fmt.Errorf("bookmark %s: %w", r.local, err)
+		}
+	}
+	return nil
+}
+
+// openRooms has 李四 create the demo rooms, 王五 join the R&D one, and both
+// say something, so that joining shows history.
+func openRooms(ctx context.Context, lisi, wangwu *xmpp.Client, domain string) error {
+	for _, r := range demoRooms {
+		room := jid.MustParse(r.local + "@conference." + domain)
+		cfg := &xmpp.RoomConfig{Name: r.name, Description: r.description, Persistent: true, Public: true, Archive: true,
+			AllowInvites: true, HistoryLength: 50}
+		if err := lisi.CreateRoom(ctx, room, "李四", cfg); err != nil {
+			return fmt.Errorf("create %s: %w", r.local, err)
+		}
+	}
+	rd := jid.MustParse("rd@conference." + domain)
+	if err := wangwu.JoinRoom(ctx, rd, "王五"); err != nil {
+		return fmt.Errorf("王五 joins %s: %w", rd, err)
+	}
+	_, _ = lisi.SendRoomMessage(ctx, rd, "欢迎来到研发部群聊！周报请周五前交。Welcome to the R&D room; weekly reports by Friday.")
+	time.Sleep(500 * time.Millisecond) // two connections: the room takes them in the order they arrive
+	_, _ = wangwu.SendRoomMessage(ctx, rd, "测试环境今天下午升级，大约 30 分钟。The test environment is upgraded this afternoon, about 30 minutes.")
+	_, _ = lisi.SendRoomMessage(ctx, jid.MustParse("all@conference."+domain), "下周五下午团建，请在 OA 报名。Team outing next Friday afternoon: sign up in the OA.")
+	return nil
+}
+
+// roomTalk, once zhangsan is in the R&D room: 王五 mentions him there, and
+// 李四 opens a members-only project room and invites him to it.
+func roomTalk(ctx context.Context, lisi, wangwu *xmpp.Client, me jid.JID, domain string) {
+	rd := jid.MustParse("rd@conference." + domain)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		if _, in := occupant(lisi, rd, "张三"); in {
+			break
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return
+		}
+	}
+	time.Sleep(2 * time.Second)
+	_, _ = wangwu.SendRoomMessage(ctx, rd, "@张三 接口文档更新了，帮忙看一下？ The API document is updated, could you have a look?")
+	time.Sleep(3 * time.Second)
+	proj := jid.MustParse(projectRoom + "@conference." + domain)
+	cfg := &xmpp.RoomConfig{Name: "项目 Magpie", Description: "Magpie 发布 Release", Persistent: true, MembersOnly: true,
+		Archive: true, AllowInvites: true, HistoryLength: 50}
+	if err := lisi.CreateRoom(ctx, proj, "李四", cfg); err != nil {
+		fmt.Println("demo: the project room could not be created:", err)
 		return
 	}
-	_, _ = c.SendRoomMessage(ctx, room, "欢迎来到研发部群聊！周报请周五前交。Welcome to the R&D room; weekly reports by Friday.")
+	_, _ = lisi.SendRoomMessage(ctx, proj, "下周发布，这里跟进进度。Release next week; progress goes here.")
+	if err := lisi.Invite(ctx, proj, me, "拉你进项目群 Join the project room"); err != nil {
+		fmt.Println("demo: the invitation could not be sent:", err)
+	}
+}
+
+// occupant reports whether nick is in room, as c sees it.
+func occupant(c *xmpp.Client, room jid.JID, nick string) (xmpp.Occupant, bool) {
+	for _, o := range c.Occupants(room) {
+		if o.Nick == nick {
+			return o, true
+		}
+	}
+	return xmpp.Occupant{}, false
+}
+
+// byUser is the client of the demo colleague user.
+func byUser(clients []*xmpp.Client, user string) *xmpp.Client {
+	for _, c := range clients {
+		if c.Account().Localpart() == user {
+			return c
+		}
+	}
+	panic("demo: no colleague " + user)
 }
 
 // greet waits until Magpie's session is online, then says hello.

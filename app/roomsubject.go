@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/widget"
+)
+
+// subjectTimeout bounds a subject change: the room answers at once.
+const subjectTimeout = 20 * time.Second
+
+// mayEditSubject reports whether the user could change the room's subject:
+// in the room, and not a visitor. Whether a participant may is the room's
+// choice, which it says when refusing (shown in the tab).
+func (t *chatTab) mayEditSubject() bool {
+	if t.room == nil || !t.room.joined {
+		return false
+	}
+	own, ok := t.room.occupants[t.room.nick]
+	return !ok || own.Role != "visitor"
+}
+
+// roomSubjectNow is the room's current subject as the core knows it.
+func (c *controller) roomSubjectNow(t *chatTab) string {
+	if c.client != nil {
+		for _, r := range c.client.Rooms() {
+			if r.JID.Equal(t.peer) {
+				return r.Subject
+			}
+		}
+	}
+	return ""
+}
+
+// subjectEditor is the dialog that changes a room's subject.
+type subjectEditor struct {
+	entry *widget.Entry
+	save  *widget.Button
+	busy  *widget.ProgressBarInfinite
+	dlg   *dialog.CustomDialog
+}
+
+// editSubject asks for the room's new subject and sets it. The dialog
+// waits for the room's answer; a refusal shows under the tab's header,
+// and the text typed comes back the next time the dialog opens.
+func (w *chatWindows) editSubject(t *chatTab) *subjectEditor {
+	c := w.c
+	key := t.peer.String()
+	acts := c.roomActs()
+	e := &subjectEditor{entry: widget.NewMultiLineEntry()}
+	e.entry.Wrapping = fyne.TextWrapWord
+	e.entry.SetMinRowsVisible(3)
+	e.entry.SetPlaceHolder(lang.L("What the room is about"))
+	text, ok := acts.subjectDrafts[key]
+	if !ok {
+		text = c.roomSubjectNow(t)
+	}
+	e.entry.SetText(text)
+	e.busy = widget.NewProgressBarInfinite()
+	e.busy.Stop()
+	e.busy.Hide()
+	e.save = &widget.Button{Text: lang.L("Save"), Importance: widget.HighImportance}
+	e.save.OnTapped = func() {
+		client, room, subject := c.client, t.peer, strings.TrimSpace(e.entry.Text)
+		if client == nil {
+			return
+		}
+		e.save.Disable()
+		e.busy.Show()
+		e.busy.Start()
+		w.run(func() func() {
+			ctx, cancel := context.WithTimeout(context.Background(), subjectTimeout)
+			defer cancel()
+			err := client.SetSubject(ctx, room, subject)
+			return func() {
+				e.busy.Stop()
+				e.dlg.Hide()
+				if err != nil {
+					acts.subjectDrafts[key] = subject
+					c.noteInRoom(t, describeRoomRequestError(err), true)
+					return
+				}
+				delete(acts.subjectDrafts, key)
+				if n := acts.notes[key]; n != nil && n.tab == t && n.label.Importance == widget.DangerImportance {
+					n.box.Hide() // the earlier refusal no longer applies
+				}
+				w.setSubject(t, subject)
+			}
+		})
+	}
+	cancel := widget.NewButton(lang.L("Cancel"), func() { e.dlg.Hide() })
+	content := container.NewVBox(e.entry, e.busy)
+	e.dlg = dialog.NewCustomWithoutButtons(lang.L("Subject of {{.Room}}", map[string]any{"Room": c.roomTitle(t.peer)}), content, w.win)
+	e.dlg.SetButtons([]fyne.CanvasObject{cancel, e.save})
+	e.dlg.Resize(fyne.NewSize(min(max(w.win.Canvas().Size().Width-40, 320), 460), 0))
+	e.dlg.Show()
+	w.win.Canvas().Focus(e.entry)
+	return e
+}
