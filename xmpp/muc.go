@@ -31,15 +31,16 @@ const (
 
 // The MUC status codes Magpie acts on (XEP-0045 §15.6).
 const (
-	statusSelf        = 110
-	statusCreated     = 201
-	statusNickFixed   = 210 // the service assigned or changed the nick on join
-	statusBanned      = 301
-	statusNickChanged = 303
-	statusKicked      = 307
-	statusAffiliation = 321 // removed after an affiliation change
-	statusMembersOnly = 322 // removed: the room became members-only
-	statusShutdown    = 332 // the service is shutting down
+	statusConfigChanged = 104 // the room's configuration changed
+	statusSelf          = 110
+	statusCreated       = 201
+	statusNickFixed     = 210 // the service assigned or changed the nick on join
+	statusBanned        = 301
+	statusNickChanged   = 303
+	statusKicked        = 307
+	statusAffiliation   = 321 // removed after an affiliation change
+	statusMembersOnly   = 322 // removed: the room became members-only
+	statusShutdown      = 332 // the service is shutting down
 )
 
 // Errors of JoinRoom, also matched by a *RoomError through errors.Is.
@@ -183,11 +184,15 @@ func (RoomLeft) isEvent()        {}
 
 // Room is a room the client is in (or joining).
 type Room struct {
-	JID     jid.JID // bare
-	Name    string  // the room's own name (disco#info), "" if it has none
-	Nick    string
-	Subject string
-	Joined  bool // false while a join or rejoin waits for the room
+	JID  jid.JID // bare
+	Name string  // the room's own name (disco#info), "" if it has none
+	// SubjectOpen is set when any occupant may set the subject, as the
+	// room said when joined; otherwise only moderators may. SubjectKnown
+	// is false when the room did not say (then try, and take the answer).
+	SubjectOpen, SubjectKnown bool
+	Nick                      string
+	Subject                   string
+	Joined                    bool // false while a join or rejoin waits for the room
 	// Notify is the room's notification level (RoomNotify).
 	Notify NotifyLevel
 }
@@ -204,12 +209,16 @@ type roomState struct {
 	everJoined bool
 	occupants  map[string]Occupant
 	// pending receives the outcome of a join under way, on joinLink.
-	pending  chan joinResult
+	pending chan joinResult
+	// nickWait receives the room's answer to a ChangeNick under way: nil
+	// for the new nick, the refusal otherwise.
+	nickWait chan error
 	joinLink *link
 	// What the room's disco#info said on the last join: it keeps an
 	// archive (XEP-0313) and admits only members.
 	archived, membersOnly, infoKnown bool
 	name                             string // from disco#info, "" if none
+	subjectOpen, subjectKnown        bool   // any occupant may set the subject (disco#info)
 	// ownNicks are the nicks the account has used here, with when each
 	// was given up (zero: in use); loaded from the store on the first
 	// join. They tell own messages in the room's history.
@@ -452,6 +461,7 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 func (c *Client) noteRoomInfo(r *roomState, info roomInfo) {
 	c.mu.Lock()
 	r.membersOnly, r.infoKnown, r.name = info.membersOnly, true, info.name
+	r.subjectOpen, r.subjectKnown = info.subjectOpen, info.subjectKnown
 	c.mu.Unlock()
 	c.store.do(func(db *store.DB) {
 		if db == nil {
@@ -461,6 +471,26 @@ func (c *Client) noteRoomInfo(r *roomState, info roomInfo) {
 			c.log.Error("store room info", "err", err)
 		}
 	})
+}
+
+// refreshRoomInfo asks a joined room about itself again, after it said
+// that its configuration changed.
+func (c *Client) refreshRoomInfo(room jid.JID) {
+	sess, err := c.session()
+	if err != nil {
+		return
+	}
+	info, err := discoRoom(context.Background(), sess, room)
+	if err != nil {
+		c.log.Debug("room info after a configuration change", "room", room.String(), "err", err)
+		return
+	}
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	c.mu.Unlock()
+	if ok {
+		c.noteRoomInfo(r, info)
+	}
 }
 
 // joinHistory is the <history/> of a join presence (XEP-0045 §7.2.15). A
@@ -636,7 +666,7 @@ func (c *Client) Rooms() []Room {
 	c.mu.Lock()
 	out := make([]Room, 0, len(c.rooms))
 	for _, r := range c.rooms {
-		out = append(out, Room{JID: r.room, Name: r.name, Nick: r.nick, Subject: r.subject, Joined: r.joined})
+		out = append(out, Room{JID: r.room, Name: r.name, SubjectOpen: r.subjectOpen, SubjectKnown: r.subjectKnown, Nick: r.nick, Subject: r.subject, Joined: r.joined})
 	}
 	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].JID.String() < out[j].JID.String() })
@@ -789,8 +819,11 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		case r.pending != nil:
 			finishJoin(joinResult{err: se})
 		case !r.joined:
+		case r.nickWait != nil:
+			// A refused nick change: the client stays in the room.
+			r.nickWait <- se
+			r.nickWait = nil
 		default:
-			// e.g. a refused nick change: the client stays in the room.
 			events = append(events, ErrorOccurred{Err: se})
 		}
 	case "unavailable":
@@ -799,6 +832,10 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 				r.nick = itemNick
 				c.ownNickLocked(r, nick, time.Now())
 				c.ownNickLocked(r, itemNick, time.Time{})
+				if r.nickWait != nil {
+					r.nickWait <- nil
+					r.nickWait = nil
+				}
 			}
 			delete(r.occupants, nick)
 			renamed := occ
@@ -834,6 +871,10 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		}
 		c.ownNickLocked(r, nick, time.Now())
 		delete(c.rooms, room.String())
+		if r.nickWait != nil {
+			r.nickWait <- ErrNotInRoom
+			r.nickWait = nil
+		}
 		events = append(events, left)
 	case "":
 		if self {
@@ -894,6 +935,9 @@ func (c *Client) onRoomMessage(w wireMessage, m Message, archived bool) {
 			c.events.push(RoomSubject{Room: room, Nick: nick, Subject: m.Subject})
 		}
 		return
+	}
+	if !archived && w.MUCUser != nil && w.MUCUser.has(statusConfigChanged) {
+		go c.refreshRoomInfo(room) // who may set the subject, say
 	}
 	if m.Body == "" {
 		return
@@ -1102,24 +1146,52 @@ func (c *Client) flushRoomOutbox(l *link, room jid.JID) {
 	c.confirmSent(l, sent...)
 }
 
-// ChangeNick asks a joined room for a new nick. The room answers with an
-// OccupantChanged (Self, NewNick) or, when the nick is taken, an
-// ErrorOccurred with a *RoomError.
+// ChangeNick asks a joined room for a new nick and waits for its answer:
+// nil once the room took it (an OccupantChanged with Self and NewNick
+// follows), a *RoomError when it refused (ErrNickConflict when the nick is
+// taken), or the context's error when the room did not answer in time.
 func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) error {
 	room = room.Bare()
 	to, err := room.WithResource(nick)
 	if err != nil || nick == "" {
 		return fmt.Errorf("xmpp: change nick: invalid nick %q", nick)
 	}
-	if !c.isRoom(room) {
-		return ErrNotInRoom
-	}
 	sess, err := c.session()
 	if err != nil {
 		return err
 	}
+	wait := make(chan error, 1)
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	switch {
+	case !ok || !r.joined:
+		c.mu.Unlock()
+		return ErrNotInRoom
+	case r.nick == nick:
+		c.mu.Unlock()
+		return nil // the room would only say the same presence again
+	}
+	r.nickWait = wait // a change asked for before is answered by this one
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		if r.nickWait == wait {
+			r.nickWait = nil
+		}
+		c.mu.Unlock()
+	}
 	if err := sess.Send(ctx, stanza.Presence{To: to}.Wrap(capsElement())); err != nil {
+		forget()
 		return fmt.Errorf("xmpp: change nick in %s: %w", room, err)
 	}
-	return nil
+	select {
+	case err := <-wait:
+		if err != nil {
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+		forget()
+		return fmt.Errorf("xmpp: change nick in %s: %w", room, ctx.Err())
+	}
 }

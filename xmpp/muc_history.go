@@ -3,6 +3,8 @@ package xmpp
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	mxmpp "mellium.im/xmpp"
@@ -30,6 +32,10 @@ type roomInfo struct {
 	archived    bool   // urn:xmpp:mam:2
 	membersOnly bool   // muc_membersonly
 	name        string // the conference identity's name, where set
+	occupants   int    // muc#roominfo_occupants; -1 when the room does not say
+	subjectOpen bool   // any occupant may set the subject
+	// subjectKnown is set when the room said who may set the subject.
+	subjectKnown bool
 }
 
 // roomFeatures asks the room what it supports (XEP-0045 §6.4).
@@ -45,7 +51,24 @@ func discoRoom(ctx context.Context, sess *mxmpp.Session, room jid.JID) (roomInfo
 	if err != nil {
 		return roomInfo{}, stanzaErr(err)
 	}
-	var ri roomInfo
+	ri := roomInfo{occupants: -1}
+	for i := range in.Form {
+		// The room's extended info (XEP-0045 §15.5.4). Prosody says who
+		// may set the subject with the configuration field's name.
+		f := &in.Form[i]
+		if v, ok := f.Raw("muc#roominfo_occupants"); ok && len(v) > 0 {
+			if n, err := strconv.Atoi(strings.TrimSpace(v[0])); err == nil {
+				ri.occupants = n
+			}
+		}
+		for _, name := range []string{"muc#roominfo_changesubject", "muc#roomconfig_changesubject"} {
+			// Prosody leaves the field without a value when only
+			// moderators may.
+			if v, ok := f.Raw(name); ok {
+				ri.subjectOpen, ri.subjectKnown = len(v) > 0 && parseBool(strings.TrimSpace(v[0])), true
+			}
+		}
+	}
 	for _, id := range in.Identity {
 		// Prosody names a room without a configured name by its local
 		// part; that says nothing the address does not.

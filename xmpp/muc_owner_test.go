@@ -233,6 +233,12 @@ func TestRoomCreate(t *testing.T) {
 	if name := bob.RoomName(instant); name != "" {
 		t.Fatalf("an unnamed room's RoomName = %q, want none", name)
 	}
+	if info, err := dave.RoomDetails(ctxT(t), instant); err != nil || info.Occupants != 2 || info.MembersOnly || info.SubjectOpen {
+		t.Fatalf("RoomDetails of the instant room: %+v, %v; want 2 occupants, open", info, err)
+	}
+	if info, err := dave.RoomDetails(ctxT(t), board); err != nil || !info.MembersOnly || info.Name != "Board" {
+		t.Fatalf("RoomDetails of the board, not joined: %+v, %v", info, err)
+	}
 	if err := dave.CreateRoom(ctxT(t), instant, "Dave", &RoomConfig{Name: "mine"}); !errors.Is(err, ErrRoomExists) {
 		t.Fatalf("dave creates the instant room: %v, want ErrRoomExists", err)
 	}

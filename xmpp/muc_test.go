@@ -150,6 +150,14 @@ func TestGroupChat(t *testing.T) {
 	if rs := carol.Rooms(); len(rs) != 1 || rs[0].Nick != "Caroline" {
 		t.Fatalf("carol's rooms after the nick change: %+v", rs)
 	}
+	// A nick in use: ChangeNick returns the room's refusal, and the nick
+	// stays.
+	if err := carol.ChangeNick(ctxT(t), room, "Alice"); !errors.Is(err, ErrNickConflict) {
+		t.Fatalf("change to a taken nick: %v, want ErrNickConflict", err)
+	}
+	if rs := carol.Rooms(); len(rs) != 1 || rs[0].Nick != "Caroline" {
+		t.Fatalf("carol's rooms after a refused nick change: %+v", rs)
+	}
 
 	// Kick.
 	if err := alice.Kick(ctxT(t), room, "Caroline", "enough"); err != nil {

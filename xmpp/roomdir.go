@@ -24,8 +24,12 @@ var ErrNoRoomService = errors.New("no group chat service on this server")
 type RoomInfo struct {
 	JID  jid.JID // bare
 	Name string  // the room's name, or "" when the service gives none
-	// MembersOnly is set by RoomDetails for a members-only room.
+	// Set by RoomDetails: a members-only room; how many are in it (-1 when
+	// the room does not say); whether any occupant may set the subject
+	// (otherwise only moderators).
 	MembersOnly bool
+	Occupants   int
+	SubjectOpen bool
 }
 
 // RoomDetails asks a room about itself (disco#info), also a room the
@@ -40,7 +44,8 @@ func (c *Client) RoomDetails(ctx context.Context, room jid.JID) (RoomInfo, error
 	if err != nil {
 		return RoomInfo{}, fmt.Errorf("xmpp: ask %s about itself: %w", room, err)
 	}
-	return RoomInfo{JID: room.Bare(), Name: info.name, MembersOnly: info.membersOnly}, nil
+	return RoomInfo{JID: room.Bare(), Name: info.name, MembersOnly: info.membersOnly,
+		Occupants: info.occupants, SubjectOpen: info.subjectOpen}, nil
 }
 
 // RoomService returns the server's group chat service: the first item of
