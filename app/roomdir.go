@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -41,6 +42,9 @@ type roomDirectory struct {
 	// wins over the service's.
 	ownName            func(jid.JID) string
 	onJoin, onBookmark func(xmpp.RoomInfo)
+	// details asks a room about itself (who is in it, members-only), for
+	// the rows; nil asks nothing.
+	details func(ctx context.Context, room jid.JID) (xmpp.RoomInfo, error)
 
 	all     []roomDirEntry
 	shown   []roomDirEntry
@@ -62,7 +66,14 @@ type roomDirEntry struct {
 	xmpp.RoomInfo
 	name  string // the name, else the address's local part
 	match string
+	// detailed is set once the room said how many are in it (RoomInfo's
+	// Occupants and MembersOnly are then its answer).
+	detailed bool
 }
+
+// maxRoomDetails is how many listed rooms are asked about themselves, and
+// roomDetailsAtOnce how many at a time.
+const maxRoomDetails, roomDetailsAtOnce = 200, 4
 
 // browseRooms opens the room directory (or brings it forward).
 func (m *mainWindow) browseRooms() {
@@ -88,6 +99,7 @@ func (m *mainWindow) browseRooms() {
 	d.isJoined = c.roomJoinedNow
 	d.isBookmarked = func(room jid.JID) bool { _, ok := c.bookmarks.get(room); return ok }
 	d.ownName = func(room jid.JID) string { bm, _ := c.bookmarks.get(room); return bm.Name }
+	d.details = client.RoomDetails
 	d.onJoin = func(r xmpp.RoomInfo) { c.enterRoom(r.JID, d.win) }
 	d.onBookmark = func(r xmpp.RoomInfo) {
 		c.saveBookmark(xmpp.Bookmark{Room: r.JID, Name: r.Name, Nick: c.defaultNick(r.JID)}, d.win)
@@ -178,6 +190,66 @@ func (d *roomDirectory) listed(rooms []xmpp.RoomInfo, err error) {
 		return strings.Compare(keys[a.JID.String()], keys[b.JID.String()])
 	})
 	d.applyFilter()
+	d.askDetails(rooms)
+}
+
+// askDetails asks the listed rooms how many are in them (disco#info, a few
+// at a time) once the list shows, and puts the answers in the rows.
+func (d *roomDirectory) askDetails(rooms []xmpp.RoomInfo) {
+	details, gen := d.details, d.gen
+	if details == nil || len(rooms) == 0 {
+		return
+	}
+	rooms = rooms[:min(len(rooms), maxRoomDetails)]
+	d.run(func() func() {
+		got := make([]xmpp.RoomInfo, len(rooms))
+		ok := make([]bool, len(rooms))
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, roomDetailsAtOnce)
+		for i, r := range rooms {
+			wg.Add(1)
+			slots <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				ctx, cancel := context.WithTimeout(context.Background(), roomListTimeout)
+				defer cancel()
+				info, err := details(ctx, r.JID)
+				got[i], ok[i] = info, err == nil
+			}()
+		}
+		wg.Wait()
+		return func() {
+			if gen != d.gen {
+				return // listed again meanwhile
+			}
+			byRoom := map[string]xmpp.RoomInfo{}
+			for i, r := range rooms {
+				if ok[i] {
+					byRoom[r.JID.String()] = got[i]
+				}
+			}
+			for i := range d.all {
+				if info, found := byRoom[d.all[i].JID.String()]; found {
+					d.all[i].Occupants, d.all[i].MembersOnly, d.all[i].detailed = info.Occupants, info.MembersOnly, true
+				}
+			}
+			d.applyFilter()
+		}
+	})
+}
+
+// roomDetailText is a row's second line: the address, how many are in the
+// room, and whether it is members-only.
+func roomDetailText(e roomDirEntry) string {
+	parts := []string{e.JID.String()}
+	if e.detailed && e.Occupants >= 0 {
+		parts = append(parts, lang.L("{{.Count}} in the room", map[string]any{"Count": e.Occupants}))
+	}
+	if e.detailed && e.MembersOnly {
+		parts = append(parts, lang.L("members only"))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // applyFilter shows the rooms whose name, address or pinyin contains what
@@ -258,7 +330,7 @@ func (d *roomDirectory) bindRow(i widget.ListItemID, o fyne.CanvasObject) {
 	}
 	e := d.shown[i]
 	r.name.SetText(e.name)
-	r.detail.SetText(e.JID.String())
+	r.detail.SetText(roomDetailText(e))
 	if d.isJoined(e.JID) {
 		r.join.SetText(lang.L("Open"))
 	} else {

@@ -791,6 +791,6 @@ func (w *chatWindows) roomActionItems(t *chatTab) []*fyne.MenuItem {
 	invite := fyne.NewMenuItem(lang.L("Invite…"), func() { w.c.showInvitePicker(t.peer, w.win) })
 	invite.Disabled = !t.room.joined
 	subject := fyne.NewMenuItem(lang.L("Edit subject…"), func() { w.editSubject(t) })
-	subject.Disabled = !t.mayEditSubject()
+	subject.Disabled = !w.mayEditSubject(t)
 	return []*fyne.MenuItem{invite, subject}
 }

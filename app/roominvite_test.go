@@ -440,9 +440,23 @@ func TestRoomSubjectEdit(t *testing.T) {
 	a.until("the office joined", func() bool { return c.roomJoinedNow(office) && c.roomTab(office) != nil })
 	a.q.flush()
 	tab := c.roomTab(office)
-	c.chats.roomMenu(tab)
-	tapMenuItem(t, c.chats.win.Canvas(), "Edit subject…")
-	e := c.chats.editSubject(tab) // the dialog the menu opened, again, at hand
+	// subjectItem is the tab menu's Edit subject… entry.
+	subjectItem := func() *fyne.MenuItem {
+		for _, it := range c.chats.roomActionItems(tab) {
+			if it.Label == "Edit subject…" {
+				return it
+			}
+		}
+		t.Fatal("no Edit subject… in the room's menu")
+		return nil
+	}
+	// Bob's room lets only moderators set the subject, and says so in its
+	// disco#info: the entry is off for Alice.
+	if !subjectItem().Disabled {
+		t.Fatal("Edit subject… is offered to a participant of a room that lets only moderators set it")
+	}
+	// A room that did not say would be tried: its refusal shows in the tab.
+	e := c.chats.editSubject(tab)
 	e.entry.SetText("本周目标：发布 1.0")
 	test.Tap(e.save)
 	a.q.flush()
@@ -455,6 +469,20 @@ func TestRoomSubjectEdit(t *testing.T) {
 	} else {
 		again.dlg.Hide()
 	}
+
+	// Bob opens the subject to everyone: the room says its configuration
+	// changed, Magpie asks it again, and the entry is on.
+	if err := bob.ConfigureRoom(ctx, office, xmpp.RoomConfig{Persistent: true, Public: true, AllowSubjectChange: true}); err != nil {
+		t.Fatal(err)
+	}
+	a.until("Edit subject… on", func() bool { return !subjectItem().Disabled })
+	c.chats.roomMenu(tab)
+	tapMenuItem(t, c.chats.win.Canvas(), "Edit subject…")
+	e = c.chats.editSubject(tab) // the dialog the menu opened, again, at hand
+	e.entry.SetText("本周目标：发布 1.0")
+	test.Tap(e.save)
+	a.q.flush()
+	waitEvent(a, bobEvents, "Bob sees Alice's subject", func(s xmpp.RoomSubject) bool { return s.Room.Equal(office) && s.Subject == "本周目标：发布 1.0" })
 
 	// Alice's own room: Bob sees the new subject.
 	if err := client.CreateRoom(ctx, own, "Alice", &xmpp.RoomConfig{Persistent: true}); err != nil {

@@ -360,6 +360,11 @@ func TestRoomDirectory(t *testing.T) {
 	if len(d.shown) != 1 || !d.shown[0].JID.Equal(srv.room("finance")) {
 		t.Fatalf("filter FIN: %v", d.shown)
 	}
+	// The rooms said who is in them: Bob.
+	a.q.flush()
+	if r := d.row(t, "finance"); r.detail.Text != srv.room("finance").String()+" · 1 in the room" {
+		t.Fatalf("finance's row says %q", r.detail.Text)
+	}
 
 	// Bookmark: saved on the server, listed, and the button says so.
 	test.Tap(d.row(t, "finance").bookmark)

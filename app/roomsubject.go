@@ -15,15 +15,29 @@ import (
 // subjectTimeout bounds a subject change: the room answers at once.
 const subjectTimeout = 20 * time.Second
 
-// mayEditSubject reports whether the user could change the room's subject:
-// in the room, and not a visitor. Whether a participant may is the room's
-// choice, which it says when refusing (shown in the tab).
-func (t *chatTab) mayEditSubject() bool {
+// mayEditSubject reports whether the user may change the room's subject:
+// in the room and a moderator, or a participant where the room lets anyone
+// (as its disco#info says, asked again when its configuration changes). A
+// room that does not say is tried, and a refusal is shown in the tab.
+func (w *chatWindows) mayEditSubject(t *chatTab) bool {
 	if t.room == nil || !t.room.joined {
 		return false
 	}
 	own, ok := t.room.occupants[t.room.nick]
-	return !ok || own.Role != "visitor"
+	switch {
+	case ok && own.Role == "moderator":
+		return true
+	case ok && own.Role == "visitor":
+		return false
+	}
+	if w.c.client != nil {
+		for _, r := range w.c.client.Rooms() {
+			if r.JID.Equal(t.peer) && r.SubjectKnown {
+				return r.SubjectOpen
+			}
+		}
+	}
+	return true // the room did not say: try, and show its answer
 }
 
 // roomSubjectNow is the room's current subject as the core knows it.
