@@ -78,6 +78,9 @@ type controller struct {
 	groupActs *roomActions
 	// profiles are the profiles seen this session, for cards opened again.
 	profiles map[string]xmpp.Profile
+	// ownName is the name the user goes by (own vCard's nickname, else full
+	// name), "" until read: the default nickname in group chats.
+	ownName string
 	// pendingLinks are xmpp: links that came before sign-in (links.go).
 	pendingLinks []xmppuri.URI
 	// log is the debug log (MAGPIE_DEBUG=1); nil discards.
@@ -325,7 +328,7 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	c.client, c.store, c.account = client, db, cfg
 	// Photos fetched in the background reach the UI through the pump.
 	applies := make(chan func(), maxAvatarFetches)
-	c.avatars, c.profiles = newAvatarCache(client, nil), nil
+	c.avatars, c.profiles, c.ownName = newAvatarCache(client, nil), nil, ""
 	c.avatars.deliverTo(applies)
 	prefs := c.app.Preferences()
 	prefs.SetString(prefLastAccount, cfg.JID)
@@ -437,6 +440,9 @@ func (c *controller) handle(e xmpp.Event) {
 		if e.State == xmpp.Online {
 			c.avatars.retryFailed() // those that failed while offline
 			c.loadBookmarks()       // changed elsewhere meanwhile
+			if c.ownName == "" {
+				c.loadOwnProfile()
+			}
 		}
 		if e.State == xmpp.Offline && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate)) {
 			c.signOut(describeError(e.Err))

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha1" // #nosec G505 -- XEP-0153 names photos by their SHA-1
 	"encoding/hex"
@@ -59,6 +60,29 @@ func (c *controller) rememberProfile(p xmpp.Profile) {
 	}
 	p.Photo = nil
 	c.profiles[p.JID.Bare().String()] = p
+	if c.client != nil && p.JID.Bare().Equal(c.client.Account().Bare()) {
+		c.ownName = strings.TrimSpace(cmp.Or(strings.TrimSpace(p.Nickname), p.FullName))
+	}
+}
+
+// loadOwnProfile reads the account's own profile (from the store when
+// fresh) in the background, for the name the user goes by: the default
+// nickname in group chats.
+func (c *controller) loadOwnProfile() {
+	client := c.client
+	if client == nil {
+		return
+	}
+	c.roomRunner()(func() func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		p, err := client.Profile(ctx, client.Account())
+		return func() {
+			if err == nil && c.client == client {
+				c.rememberProfile(p)
+			}
+		}
+	})
 }
 
 // rosterName is the contact's name in the roster, else their user name.

@@ -589,9 +589,7 @@ func (c *controller) showJoinRoom(parent fyne.Window) *joinRoomDialog {
 	d.room = widget.NewEntry()
 	d.room.SetPlaceHolder("room@conference." + domainOf(c.account.JID))
 	d.nick = widget.NewEntry()
-	if j, err := jid.Parse(c.account.JID); err == nil {
-		d.nick.SetText(j.Localpart())
-	}
+	d.nick.SetText(c.defaultNick(jid.JID{}))
 	d.password = widget.NewPasswordEntry()
 	d.password.OnSubmitted = func(string) { d.submit() }
 	d.join = &widget.Button{Text: lang.L("Join"), Importance: widget.HighImportance, OnTapped: d.submit}

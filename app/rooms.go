@@ -312,6 +312,9 @@ func (c *controller) defaultNick(room jid.JID) string {
 	if bm, ok := c.bookmarks.get(room); ok && bm.Nick != "" {
 		return bm.Nick
 	}
+	if c.ownName != "" {
+		return c.ownName // 张三 rather than zhangsan, where the profile says so
+	}
 	if j, err := jid.Parse(c.account.JID); err == nil {
 		return j.Localpart()
 	}

@@ -587,3 +587,37 @@ func TestRoomJoinShortcutNickAndSignOut(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultNickFromProfile: the nickname offered for a room is the name
+// the user goes by (the own vCard's nickname, else full name), not the
+// account's user name, once the profile is read after sign-in; a
+// bookmark's nick still wins.
+func TestDefaultNickFromProfile(t *testing.T) {
+	srv := startRoomServer(t)
+	room := srv.room("office")
+	client := srv.connect(t, "alice", "desktop")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := client.SetProfile(ctx, xmpp.Profile{FullName: "Alice Wang", Nickname: "爱丽丝"}); err != nil {
+		t.Fatal(err)
+	}
+	a := newRoomApp(t, client, "alice@"+srv.Domain)
+	c := a.c
+	if nick := c.defaultNick(room); nick != "alice" {
+		t.Fatalf("before the profile is read the nick is %q, want the user name", nick)
+	}
+	c.handle(xmpp.StateChanged{State: xmpp.Online})
+	a.q.flush()
+	if nick := c.defaultNick(room); nick != "爱丽丝" {
+		t.Fatalf("the default nick is %q, want the profile's nickname", nick)
+	}
+	d := c.showJoinRoom(c.main.win)
+	if d.nick.Text != "爱丽丝" {
+		t.Fatalf("the join dialog offers %q", d.nick.Text)
+	}
+	d.dlg.Hide()
+	c.roomBook().put(xmpp.Bookmark{Room: room, Nick: "Alice"})
+	if nick := c.defaultNick(room); nick != "Alice" {
+		t.Fatalf("with a bookmark's nick the default is %q", nick)
+	}
+}
