@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -34,6 +35,9 @@ type chatWindows struct {
 	visible bool
 	// run reads the store off Fyne's goroutine; tests replace it.
 	run backgroundRunner
+	// leaving are the rooms whose tab the user closed, until the core
+	// confirms the leave: their messages meanwhile do not reopen the tab.
+	leaving map[string]bool
 }
 
 type chatTab struct {
@@ -371,10 +375,45 @@ func (w *chatWindows) close() {
 }
 
 func describeSendError(err error) string {
-	if err == xmpp.ErrNotConnected {
+	switch {
+	case errors.Is(err, xmpp.ErrNotConnected):
 		return lang.L("offline; try again when connected")
+	case errors.Is(err, xmpp.ErrNotInRoom):
+		return lang.L("you are not in this group chat")
+	case errors.Is(err, context.DeadlineExceeded):
+		return lang.L("the server did not answer in time")
+	}
+	var se *xmpp.StanzaError
+	if errors.As(err, &se) {
+		return describeCondition(se.Condition, se.Text)
 	}
 	return err.Error()
+}
+
+// describeCondition puts the stanza error conditions a user meets in
+// words, with the server's own text when it gave one.
+func describeCondition(condition, text string) string {
+	var s string
+	switch condition {
+	case "service-unavailable":
+		s = lang.L("the service is not available")
+	case "remote-server-not-found", "remote-server-timeout":
+		s = lang.L("the other server cannot be reached")
+	case "forbidden", "not-allowed":
+		s = lang.L("not allowed")
+	case "item-not-found":
+		s = lang.L("not found")
+	case "not-acceptable":
+		s = lang.L("refused by the server")
+	case "internal-server-error":
+		s = lang.L("the server had a problem")
+	default:
+		s = condition
+	}
+	if text = strings.TrimSpace(text); text != "" {
+		s += " (" + text + ")"
+	}
+	return s
 }
 
 func newLocalID() string {

@@ -287,6 +287,10 @@ func describeJoinError(err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return lang.L("The room did not answer.")
 	}
+	var re *xmpp.RoomError
+	if errors.As(err, &re) {
+		return lang.L("The room refused: {{.Reason}}", map[string]any{"Reason": describeCondition(re.Condition, re.Text)})
+	}
 	return describeSendError(err)
 }
 
@@ -303,6 +307,13 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		t.view = newChatView(room, func(body string) { w.sendRoom(t, body) }, func(id string) { w.retry(t, id) })
 		t.room = newRoomView(room, nick, t.view, func() { w.rejoin(t) }, func(nick string) { w.changeNick(t, nick) })
 		t.room.joined = true
+		defer func() {
+			// Opened for a room the user is not in (a search result in a
+			// room left long ago): say so, with Rejoin.
+			if w.c.client != nil && !w.c.roomHeld(room) {
+				w.showRemoved(t, lang.L("You are not in this group chat."))
+			}
+		}()
 		t.view.onProfile = func() { w.roomMenu(t) }
 		title := w.c.roomTitle(room)
 		t.view.SetHeader(title, room.String(), "")
@@ -350,7 +361,9 @@ func (w *chatWindows) toRoom(t *chatTab, m xmpp.Message) chatMessage {
 	nick := m.From.Resourcepart()
 	if m.Outgoing {
 		cm.State, cm.Err = viewState(m.State), m.Error
-		if nick == "" {
+		if nick == "" || !m.From.Bare().Equal(t.peer) {
+			// Sent from here: stored from the account (its resource is
+			// the device's), not from the room's occupant.
 			nick = t.room.nick
 		}
 	}
@@ -374,6 +387,9 @@ func (w *chatWindows) sendRoom(t *chatTab, body string) {
 
 // roomMessage shows a message of a room the user is in.
 func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
+	if w.closedByUser(e.Room) {
+		return // the message is stored all the same
+	}
 	t := w.openRoom(e.Room, "", false)
 	m := e.Message
 	if full, err := e.Room.WithResource(e.Nick); err == nil && e.Nick != "" {
@@ -404,6 +420,9 @@ func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
 
 // roomJoined opens (or reopens) the room's tab with who is there.
 func (w *chatWindows) roomJoined(e xmpp.RoomJoined) {
+	if w.closedByUser(e.Room) {
+		return // an answer to the join, queued behind the user's closing
+	}
 	t := w.openRoom(e.Room, e.Nick, false)
 	t.room.joined = true
 	t.room.setNick(e.Nick)
@@ -428,6 +447,14 @@ func (w *chatWindows) roomSubject(e xmpp.RoomSubject) {
 	if t, ok := w.chats[e.Room.Bare().String()]; ok && t.room != nil {
 		w.setSubject(t, e.Subject)
 	}
+}
+
+// closedByUser reports whether the user closed room's tab and the leave is
+// still under way: what the room says meanwhile must not reopen it.
+func (w *chatWindows) closedByUser(room jid.JID) bool {
+	key := room.Bare().String()
+	_, open := w.chats[key]
+	return !open && w.leaving[key]
 }
 
 // roomLeft shows why the user is out of the room, and offers Rejoin. The
@@ -477,11 +504,15 @@ func (w *chatWindows) leaveRoom(t *chatTab) {
 	if client == nil || !t.room.joined {
 		return
 	}
+	if w.leaving == nil {
+		w.leaving = map[string]bool{}
+	}
+	w.leaving[room.String()] = true
 	w.run(func() func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = client.LeaveRoom(ctx, room) // not in it any more: nothing to leave
-		return func() {}
+		return func() { delete(w.leaving, room.String()) }
 	})
 }
 
@@ -721,9 +752,7 @@ func (d *joinRoomDialog) submit() {
 			}
 			d.idle()
 			d.dlg.Hide()
-			t := d.c.chats.openRoom(room, nick, true)
-			t.room.joined = true
-			t.room.setNick(nick)
+			d.c.openJoinedRoom(room, nick)
 			save()
 			d.c.refreshRooms()
 		}

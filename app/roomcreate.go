@@ -263,9 +263,7 @@ func (d *createRoomDialog) submit() {
 			d.idle()
 			d.dlg.Hide()
 			c.saveBookmark(xmpp.Bookmark{Room: room, Name: name, Autojoin: true, Nick: nick, Password: cfg.Password}, c.main.win)
-			t := c.chats.openRoom(room, nick, true)
-			t.room.joined = true
-			t.room.setNick(nick)
+			c.openJoinedRoom(room, nick)
 			c.refreshRooms()
 			if inviteNow {
 				c.showInvitePicker(room, c.chats.win)

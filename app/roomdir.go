@@ -234,7 +234,7 @@ func (d *roomDirectory) askDetails(rooms []xmpp.RoomInfo) {
 					d.all[i].Occupants, d.all[i].MembersOnly, d.all[i].detailed = info.Occupants, info.MembersOnly, true
 				}
 			}
-			d.applyFilter()
+			d.refilter() // the user may have scrolled meanwhile: stay there
 		}
 	})
 }
@@ -255,6 +255,12 @@ func roomDetailText(e roomDirEntry) string {
 // applyFilter shows the rooms whose name, address or pinyin contains what
 // the filter holds.
 func (d *roomDirectory) applyFilter() {
+	d.refilter()
+	d.list.ScrollToTop()
+}
+
+// refilter lists the rooms the filter lets through, where the list is.
+func (d *roomDirectory) refilter() {
 	filter := strings.ToLower(strings.TrimSpace(d.filter.Text))
 	d.shown = d.shown[:0]
 	for _, r := range d.all {
@@ -265,7 +271,6 @@ func (d *roomDirectory) applyFilter() {
 	d.showStatus()
 	d.list.UnselectAll()
 	d.list.Refresh()
-	d.list.ScrollToTop()
 }
 
 // showStatus says what the window is doing, or why it shows nothing.

@@ -242,6 +242,7 @@ func (p *invitePrompt) fail(text string) {
 
 // done closes the prompt and brings the next invitation.
 func (p *invitePrompt) done() {
+	p.idle() // a hidden bar would go on ticking
 	p.dlg.Hide()
 	if acts := p.c.roomActs(); acts.prompt == p {
 		p.c.nextInvitation()
@@ -258,6 +259,11 @@ func (p *invitePrompt) accept() {
 	client := c.client
 	if client == nil {
 		p.fail(lang.L("not signed in"))
+		return
+	}
+	if c.roomHeld(inv.Room) { // in it already (an autojoin got there first)
+		c.chats.openRoom(inv.Room, "", true)
+		p.done()
 		return
 	}
 	nick := c.defaultNick(inv.Room)
@@ -277,6 +283,7 @@ func (p *invitePrompt) accept() {
 			}
 			switch {
 			case errors.Is(err, xmpp.ErrNickConflict) || errors.Is(err, xmpp.ErrRoomPassword):
+				p.idle()
 				p.dlg.Hide()
 				d := c.showJoinRoom(c.main.win)
 				d.fill(inv.Room, nick, inv.Password)
@@ -293,9 +300,7 @@ func (p *invitePrompt) accept() {
 				p.fail(describeJoinError(err))
 				return
 			}
-			t := c.chats.openRoom(inv.Room, nick, true)
-			t.room.joined = true
-			t.room.setNick(nick)
+			c.openJoinedRoom(inv.Room, nick)
 			if bookmark {
 				bm, _ := c.bookmarks.get(inv.Room)
 				bm.Room, bm.Autojoin, bm.Nick = inv.Room, true, nick
@@ -450,10 +455,7 @@ func describeRoomRequestError(err error) string {
 }
 
 func roomRefusalText(re *xmpp.RoomRequestError) string {
-	if re.Text != "" {
-		return re.Text
-	}
-	return re.Condition
+	return describeCondition(re.Condition, re.Text)
 }
 
 // inviteCandidate is a row of the picker: a contact, or an address typed
@@ -474,6 +476,9 @@ type invitePicker struct {
 	c      *controller
 	room   jid.JID
 	parent fyne.Window
+	// sending is set while invitations go out: a room's refusal of an
+	// earlier one, shown meanwhile, must not offer Invite again.
+	sending bool
 
 	all    []*rosterEntry // the contacts, in the contacts window's order
 	inRoom map[string]bool
@@ -656,7 +661,7 @@ func (p *invitePicker) showPicked() {
 		names[i] = cand.name
 	}
 	p.picked.SetText(lang.L("To invite: {{.Names}}", map[string]any{"Names": strings.Join(names, lang.L(", "))}))
-	if !p.busy.Visible() {
+	if !p.sending {
 		p.invite.Enable()
 	}
 }
@@ -680,6 +685,7 @@ func (p *invitePicker) send() {
 		return
 	}
 	chosen := slices.Clone(p.chosen)
+	p.sending = true
 	p.invite.Disable()
 	p.working()
 	c.roomRunner()(func() func() {
@@ -697,6 +703,7 @@ func (p *invitePicker) send() {
 			sent = append(sent, cand.jid)
 		}
 		return func() {
+			p.sending = false
 			p.chosen = slices.DeleteFunc(p.chosen, func(cand inviteCandidate) bool {
 				return slices.ContainsFunc(sent, cand.jid.Equal)
 			})
@@ -764,6 +771,7 @@ func (c *controller) inviteContact(contact jid.JID) {
 			err := client.Invite(ctx, room, contact, text)
 			return func() {
 				invite.Enable()
+				status.idle()
 				if err != nil {
 					status.failed(lang.L("{{.Who}} could not be invited: {{.Error}}", map[string]any{"Who": who, "Error": describeRoomRequestError(err)}))
 					dlg.Refresh()

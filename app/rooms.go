@@ -306,6 +306,43 @@ func (c *controller) roomJoinedNow(room jid.JID) bool {
 	return false
 }
 
+// roomHeld reports whether the core is in room or getting back in
+// (joining, rejoining after a drop).
+func (c *controller) roomHeld(room jid.JID) bool {
+	if c.client == nil {
+		return false
+	}
+	for _, r := range c.client.Rooms() {
+		if r.JID.Equal(room.Bare()) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinedNick is the nick the room gave the user (it may differ from the one
+// asked for: a registered nick, or the server's normalisation), else asked.
+func (c *controller) joinedNick(room jid.JID, asked string) string {
+	if c.client != nil {
+		for _, r := range c.client.Rooms() {
+			if r.JID.Equal(room.Bare()) && r.Nick != "" {
+				return r.Nick
+			}
+		}
+	}
+	return asked
+}
+
+// openJoinedRoom opens the tab of a room just joined, in front, with the
+// nick the room gave.
+func (c *controller) openJoinedRoom(room jid.JID, asked string) *chatTab {
+	nick := c.joinedNick(room, asked)
+	t := c.chats.openRoom(room, nick, true)
+	t.room.joined = true
+	t.room.setNick(nick)
+	return t
+}
+
 // defaultNick is the nick for room: the bookmark's, else the account's
 // user name.
 func (c *controller) defaultNick(room jid.JID) string {
@@ -355,8 +392,7 @@ func (c *controller) enterRoom(room jid.JID, parent fyne.Window) {
 				d.failWith(err)
 				return
 			}
-			t := c.chats.openRoom(room, nick, true)
-			t.room.nick, t.room.joined = nick, true
+			c.openJoinedRoom(room, nick)
 			c.refreshRooms()
 		}
 	})

@@ -621,3 +621,76 @@ func TestDefaultNickFromProfile(t *testing.T) {
 		t.Fatalf("with a bookmark's nick the default is %q", nick)
 	}
 }
+
+// TestRoomTabFollowsTheRoom: the tab takes the nick the room gave (Prosody
+// folds full-width letters), a message arriving while a closed tab's leave
+// is under way does not reopen it, and a tab opened for a room the user
+// is not in (a search result) says so and offers Rejoin.
+func TestRoomTabFollowsTheRoom(t *testing.T) {
+	srv := startRoomServer(t)
+	room := srv.room("office")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bob := srv.connect(t, "bob", "phone")
+	if err := bob.JoinRoom(ctx, room, "Bob"); err != nil {
+		t.Fatalf("bob joins: %v\n%s", err, srv.Log())
+	}
+	client := srv.connect(t, "alice", "desktop")
+	a := newRoomApp(t, client, "alice@"+srv.Domain, bob)
+	c := a.c
+
+	d := c.showJoinRoom(c.main.win)
+	d.room.SetText(room.String())
+	d.nick.SetText("Ａｌｉｃｅ") // full-width: the room makes it Alice
+	test.Tap(d.join)
+	a.until("the room joined", func() bool { return c.roomJoinedNow(room) && c.roomTab(room) != nil })
+	tab := c.roomTab(room)
+	if got := c.joinedNick(room, ""); tab.room.nick != got || got == "Ａｌｉｃｅ" {
+		t.Fatalf("the tab's nick is %q, the room's %q", tab.room.nick, got)
+	}
+
+	// Closing the tab leaves; Bob's message meanwhile does not bring it back.
+	c.chats.tabs.OnClosed(tab.item)
+	if _, err := bob.SendRoomMessage(ctx, room, "还在吗"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		select {
+		case e := <-a.events:
+			c.handle(e)
+			if c.roomTab(room) != nil {
+				t.Fatalf("%T %+v reopened the tab the user had just closed; leaving %v", e, e, c.chats.leaving)
+			}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	a.until("the leave", func() bool { return !c.roomHeld(room) })
+
+	// A tab for a room the user is not in: the banner, and no sending.
+	c.chats.openRoom(room, "", true)
+	tab = c.roomTab(room)
+	if tab.room.joined || !tab.room.banner.Visible() || tab.room.removed.Text != "You are not in this group chat." || !tab.view.entry.Disabled() {
+		t.Fatalf("a tab of a room not joined: joined %v, banner %v %q, entry disabled %v",
+			tab.room.joined, tab.room.banner.Visible(), tab.room.removed.Text, tab.view.entry.Disabled())
+	}
+}
+
+func TestDescribeSendError(t *testing.T) {
+	for i, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("xmpp: join room x: %w", xmpp.ErrNotConnected), "offline; try again when connected"},
+		{xmpp.ErrNotInRoom, "you are not in this group chat"},
+		{&xmpp.StanzaError{Condition: "service-unavailable"}, "the service is not available"},
+		{&xmpp.StanzaError{Condition: "forbidden", Text: "members only"}, "not allowed (members only)"},
+		{context.DeadlineExceeded, "the server did not answer in time"},
+	} {
+		if got := describeSendError(tc.err); got != tc.want {
+			t.Errorf("%d: %q, want %q", i, got, tc.want)
+		}
+	}
+	if got := describeJoinError(&xmpp.RoomError{Condition: "service-unavailable"}); got != "The room refused: the service is not available" {
+		t.Errorf("a room's other refusal: %q", got)
+	}
+}
