@@ -55,6 +55,13 @@ func (BookmarksChanged) isEvent() {}
 // after each new sign-in (a resumed session is still in its rooms), and
 // those that another device bookmarks with autojoin while it is online.
 // A room that refuses is reported as ErrorOccurred.
+//
+// A room the user left with LeaveRoom stays left for the rest of the
+// Client's life, although its bookmark keeps autojoin (which is for the
+// next start of the app, and other devices): a reconnect after a network
+// drop does not bring it back. JoinRoom of the room ends that, and a new
+// Client (the next start) autojoins every autojoin bookmark again. To
+// leave a room for good, clear the bookmark's autojoin as well.
 func WithAutojoin() Option { return func(o *options) { o.autojoin = true } }
 
 // bookmarkMode is where the account's bookmarks live.
@@ -373,7 +380,8 @@ func (c *Client) onBookmarksEvent(ev *wirePubsubEvent) {
 	}
 }
 
-// autojoin joins the autojoin bookmarks after a new sign-in.
+// autojoin joins the autojoin bookmarks after a new sign-in, except the
+// rooms the user left during this Client's life (see WithAutojoin).
 func (c *Client) autojoin() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -385,11 +393,13 @@ func (c *Client) autojoin() {
 		return
 	}
 	var join []Bookmark
+	c.mu.Lock()
 	for _, b := range list {
-		if b.Autojoin {
+		if b.Autojoin && !c.userLeft[b.Room.String()] {
 			join = append(join, b)
 		}
 	}
+	c.mu.Unlock()
 	c.joinBookmarks(join)
 }
 

@@ -75,6 +75,18 @@ type Client struct {
 	// leftRooms are rooms left whose confirmation is still due, with when
 	// (under mu); see LeaveRoom.
 	leftRooms map[string]time.Time
+	// userLeft are the rooms the user left with LeaveRoom during this
+	// Client's life and has not joined again (under mu): the autojoin
+	// after a reconnect skips them, although their bookmarks still say
+	// autojoin (see WithAutojoin).
+	userLeft map[string]bool
+	// roomSettings caches the store's settings of each room read so far
+	// (under mu), so that Rooms and RoomNotify, which the app calls on
+	// its UI thread, read the store once per room (see RoomNotify).
+	roomSettings map[string]store.RoomSettings
+	// beforeJoinPresence, when set (by tests), runs in a join after the
+	// room's disco#info and before the join presence goes out.
+	beforeJoinPresence func(room jid.JID)
 	// bookmarks remembers where the bookmarks live; see bookmarks.go.
 	bookmarks bookmarkCache
 	// roomOps tracks subject changes, invitations and declines; see
@@ -228,6 +240,9 @@ func New(account string, opts ...Option) (*Client, error) {
 		ownPrio:    o.priority,
 		mamQueries: map[string]bool{},
 		rooms:      map[string]*roomState{},
+		userLeft:   map[string]bool{},
+
+		roomSettings: map[string]store.RoomSettings{},
 
 		noticeSenders: senders,
 	}

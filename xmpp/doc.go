@@ -70,7 +70,14 @@
 //
 // Rooms (XEP-0045) are joined with JoinRoom and rejoined after every
 // reconnect, and within a session when the room service restarted (a 332
-// removal, or a room answering not-acceptable). The history comes from the
+// removal, or a room answering not-acceptable); a temporary error from a
+// restarting service is retried with growing pauses, only a definite
+// refusal gives the room up. One join of a room runs at a time, and none
+// sends its presence after LeaveRoom. Messages typed while a room is
+// rejoined wait in the outbox and go out once it is back; they fail
+// (MessageStateChanged with DeliveryFailed and Err) if the room is given
+// up. A room left with LeaveRoom is not autojoined again after a reconnect
+// of the same Client (WithAutojoin). The history comes from the
 // room's archive (XEP-0313 on the room) where it has one, else from the
 // join history, after the newest stored message of the room; the store's
 // duplicate rules (the room's stanza-id, origin-id) keep every message
@@ -78,7 +85,8 @@
 // by the nicks the account used there (kept in the store). RoomMessage.Mention
 // marks messages that name the own nick (Mentions) or reference the own
 // occupant (XEP-0372); RoomNotify and SetRoomNotify keep the per-room
-// notification level in the store for the app to act on.
+// notification level in the store for the app to act on (read once per
+// room, then from memory).
 //
 // # Handlers
 //

@@ -34,11 +34,15 @@ const (
 
 // MessageStateChanged reports that an outgoing message moved on: the server
 // acknowledged it (DeliverySent) or the recipient's client confirmed it
-// (DeliveryDelivered). A bounce is reported as MessageFailed.
+// (DeliveryDelivered). A bounce is reported as MessageFailed. DeliveryFailed
+// with Err comes from the client itself: a group chat message that can no
+// longer be sent because the client is out of the room (left, refused,
+// kicked); Err says why (also stored as the message's Error).
 type MessageStateChanged struct {
 	ID    string
 	Peer  jid.JID
 	State DeliveryState
+	Err   error
 }
 
 // HistorySynced reports that the catch-up from the server's archive after a

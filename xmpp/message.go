@@ -360,6 +360,39 @@ func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 	if closed || (l == nil && c.opts.store == nil) {
 		return "", ErrNotConnected
 	}
+	rec, err := c.storeOutgoing(m)
+	if err != nil {
+		return "", err
+	}
+	id := rec.OriginID
+	// The session is looked at only after the message is stored: a session
+	// published meanwhile flushes the outbox after publishing, so the
+	// message is either in that flush or written here (once: see written).
+	c.mu.Lock()
+	l = c.link
+	c.mu.Unlock()
+	if l == nil {
+		if c.opts.store == nil {
+			return "", ErrNotConnected
+		}
+		return id, nil // in the outbox
+	}
+	l.sendMu.Lock()
+	_, err = c.writeMessage(ctx, l, rec)
+	l.sendMu.Unlock()
+	if err != nil {
+		if c.opts.store != nil {
+			return id, nil // stays in the outbox for the next session
+		}
+		return "", fmt.Errorf("xmpp: send message to %s: %w", m.To, err)
+	}
+	c.confirmSent(l, rec)
+	return id, nil
+}
+
+// storeOutgoing gives a message to send its id and, with a store, stores it
+// as pending (in the outbox) before anything is written.
+func (c *Client) storeOutgoing(m OutgoingMessage) (store.Message, error) {
 	id := randomHex(12)
 	if m.To.Resourcepart() != "" { // a full JID (e.g. DOMAIN/announce/online)
 		c.mu.Lock()
@@ -397,32 +430,10 @@ func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 		})
 		<-done
 		if err != nil {
-			return "", fmt.Errorf("xmpp: store message: %w", err)
+			return store.Message{}, fmt.Errorf("xmpp: store message: %w", err)
 		}
 	}
-	// The session is looked at only after the message is stored: a session
-	// published meanwhile flushes the outbox after publishing, so the
-	// message is either in that flush or written here (once: see written).
-	c.mu.Lock()
-	l = c.link
-	c.mu.Unlock()
-	if l == nil {
-		if c.opts.store == nil {
-			return "", ErrNotConnected
-		}
-		return id, nil // in the outbox
-	}
-	l.sendMu.Lock()
-	_, err := c.writeMessage(ctx, l, rec)
-	l.sendMu.Unlock()
-	if err != nil {
-		if c.opts.store != nil {
-			return id, nil // stays in the outbox for the next session
-		}
-		return "", fmt.Errorf("xmpp: send message to %s: %w", m.To, err)
-	}
-	c.confirmSent(l, rec)
-	return id, nil
+	return rec, nil
 }
 
 // writeMessage writes a stored outgoing message on l, once per session.

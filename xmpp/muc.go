@@ -60,6 +60,18 @@ var (
 	ErrNotInRoom = errors.New("xmpp: not in the room")
 )
 
+// errJoinOvertaken ends a join that must not send its presence any more:
+// the room was left (LeaveRoom) or another join of it is under way. A join
+// presence sent after the leave would put the account back in the room
+// while the client has forgotten it; two joins at once would overwrite
+// each other's state.
+var errJoinOvertaken = errors.New("xmpp: the room was left or is being joined by another call")
+
+// errNickSuperseded answers a ChangeNick that a later ChangeNick of the
+// same room replaced before the room answered: only the later one learns
+// the room's answer.
+var errNickSuperseded = errors.New("superseded by a later change")
+
 // RoomError is a room's refusal of a join (or of another request), with the
 // stanza error's condition. errors.Is matches it against ErrNickConflict,
 // ErrRoomPassword, ErrRoomBanned, ErrMembersOnly and ErrRoomNotFound.
@@ -75,6 +87,22 @@ func (e *RoomError) Error() string {
 		s += ": " + e.Text
 	}
 	return s
+}
+
+// definite reports whether the room refused for good: asking again would
+// get the same answer, so a rejoin gives the room up. Anything else (a
+// MUC service restarting answers service-unavailable,
+// remote-server-not-found, remote-server-timeout or internal-server-error)
+// is temporary, and the rejoin is tried again later.
+func (e *RoomError) definite() bool {
+	switch e.Condition {
+	case string(stanza.Forbidden), string(stanza.RegistrationRequired), string(stanza.NotAuthorized),
+		string(stanza.Conflict), string(stanza.ItemNotFound), string(stanza.Gone), string(stanza.NotAllowed),
+		// Removed from the room while joining (onRoomPresence).
+		string(LeftKicked), string(LeftBanned), string(LeftAffiliation), string(LeftMembersOnly), string(LeftDestroyed):
+		return true
+	}
+	return false
 }
 
 // Is maps the room's conditions onto the sentinel errors.
@@ -228,6 +256,9 @@ type roomState struct {
 	filling  bool
 	held     []Message
 	mamQuery string // the id of the archive query under way
+	// fillBy is the pending channel of the join that fills, so that a
+	// join overtaken on a lost link cannot end the fill of the next one.
+	fillBy chan joinResult
 	// rejoining is set while a rejoin within the session is scheduled
 	// (the room service restarted), to wait rejoinWait.
 	rejoining  bool
@@ -349,16 +380,22 @@ func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts .
 		c.mu.Unlock()
 		return fmt.Errorf("xmpp: join room %s: already joined or joining", room)
 	}
+	// Joined again: autojoin may bring it back after a reconnect.
+	delete(c.userLeft, room.String())
 	r := &roomState{room: room, nick: nick, password: o.password, occupants: map[string]Occupant{}}
 	c.rooms[room.String()] = r
 	c.mu.Unlock()
-	res, err := c.join(ctx, l, r, o.maxStanzas)
+	res, err := c.join(ctx, l, r, o.maxStanzas, false)
 	if err != nil {
 		c.mu.Lock()
-		if c.rooms[room.String()] == r {
+		forgotten := c.rooms[room.String()] == r
+		if forgotten {
 			delete(c.rooms, room.String())
 		}
 		c.mu.Unlock()
+		if forgotten {
+			c.failRoomOutbox(room, err)
+		}
 		return err
 	}
 	if res.created {
@@ -376,17 +413,36 @@ func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts .
 			c.noteRoomInfo(r, info)
 		}
 	}
+	// Messages that wait for the room (typed while it was being joined,
+	// or left pending by an earlier run of the client) go out now.
+	c.flushRoomOutbox(ctx, l, room)
 	return nil
 }
 
 // join sends the join presence for r on l and waits for the outcome (the
 // stanza handler reports RoomJoined), then fills the room from its archive.
 // It gives up as soon as l drops.
-func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int) (joinResult, error) {
+//
+// Only one join of a room runs at a time, and only while the room is
+// wanted: a join (rejoin set: a rejoin) starts only when r is still the
+// client's room and no other join of it is under way, and it checks again
+// just before the join presence goes out, with l.sendMu held so that a
+// LeaveRoom's unavailable presence (sent under the same lock) cannot
+// overtake it. Otherwise it fails with errJoinOvertaken and changes
+// nothing.
+func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int, rejoin bool) (joinResult, error) {
 	ctx, cancel := linkContext(ctx, l)
 	defer cancel()
 	ch := make(chan joinResult, 1)
+	key := r.room.String()
 	c.mu.Lock()
+	// A join still waiting on a lost link is failing: a rejoin on the new
+	// link takes over (its clear and endFill touch only their own join).
+	stale := r.pending != nil && r.joinLink != l && r.joinLink.isDone()
+	if c.rooms[key] != r || (r.pending != nil && !stale) || (rejoin && r.joined && r.joinLink == l) {
+		c.mu.Unlock()
+		return joinResult{}, fmt.Errorf("xmpp: join room %s: %w", r.room, errJoinOvertaken)
+	}
 	r.pending, r.joinLink, r.joined = ch, l, false
 	c.mu.Unlock()
 	clear := func() {
@@ -410,9 +466,17 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 	anchor := c.roomAnchor(r.room)
 
 	c.mu.Lock()
+	if c.rooms[key] != r || r.pending != ch {
+		// Left (or taken over) while the room was asked about itself.
+		c.mu.Unlock()
+		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, errJoinOvertaken))
+	}
 	r.occupants = map[string]Occupant{}
 	r.archived = infoErr == nil && info.archived // unknown: the join history it is
-	r.filling, r.held = r.archived, nil
+	for _, m := range r.held {
+		c.store.message(m, false) // held by a fill on a lost link
+	}
+	r.filling, r.held, r.fillBy = r.archived, nil, ch
 	if r.ownNicks == nil {
 		r.ownNicks = anchor.nicks
 	}
@@ -422,7 +486,7 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 		c.noteRoomInfo(r, info)
 	}
 	// Whatever happens, what waits in held goes to the store.
-	defer c.endFill(r)
+	defer c.endFill(r, ch)
 
 	var children []xml.TokenReader
 	if password != "" {
@@ -434,7 +498,23 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 		xmlstream.Wrap(xmlstream.MultiReader(children...), xml.StartElement{Name: xml.Name{Space: nsMUC, Local: "x"}}),
 		capsElement(),
 	))
-	if err := l.sess.Send(ctx, p); err != nil {
+	c.mu.Lock()
+	hook := c.beforeJoinPresence
+	c.mu.Unlock()
+	if hook != nil {
+		hook(r.room)
+	}
+	l.sendMu.Lock()
+	c.mu.Lock()
+	current := c.rooms[key] == r && r.pending == ch
+	c.mu.Unlock()
+	if !current {
+		l.sendMu.Unlock()
+		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, errJoinOvertaken))
+	}
+	err := l.sess.Send(ctx, p)
+	l.sendMu.Unlock()
+	if err != nil {
 		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, err))
 	}
 	var res joinResult
@@ -462,6 +542,10 @@ func (c *Client) noteRoomInfo(r *roomState, info roomInfo) {
 	c.mu.Lock()
 	r.membersOnly, r.infoKnown, r.name = info.membersOnly, true, info.name
 	r.subjectOpen, r.subjectKnown = info.subjectOpen, info.subjectKnown
+	if s, ok := c.roomSettings[r.room.String()]; ok {
+		s.MembersOnly, s.Known = info.membersOnly, true
+		c.roomSettings[r.room.String()] = s
+	}
 	c.mu.Unlock()
 	c.store.do(func(db *store.DB) {
 		if db == nil {
@@ -552,14 +636,19 @@ func (c *Client) roomAnchor(room jid.JID) roomAnchor {
 	return a
 }
 
-// endFill ends the archive fill of r: the live messages held meanwhile go
-// to the store, after the archive's (the store writer keeps order). Under
-// c.mu, so that a message arriving meanwhile cannot overtake them.
-func (c *Client) endFill(r *roomState) {
+// endFill ends the archive fill of r by the join whose pending channel is
+// ch (a later join's fill is not this one's to end): the live messages held
+// meanwhile go to the store, after the archive's (the store writer keeps
+// order). Under c.mu, so that a message arriving meanwhile cannot overtake
+// them.
+func (c *Client) endFill(r *roomState, ch chan joinResult) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if r.fillBy != ch {
+		return
+	}
 	held := r.held
-	r.filling, r.held, r.mamQuery = false, nil, ""
+	r.filling, r.held, r.mamQuery, r.fillBy = false, nil, "", nil
 	for _, m := range held {
 		c.store.message(m, false)
 	}
@@ -628,14 +717,23 @@ func iqError(resp xml.TokenReader) error {
 }
 
 // LeaveRoom leaves a room (and stops rejoining it). RoomLeft follows with
-// LeftByUser.
+// LeftByUser. A join or rejoin of the room under way stops (a JoinRoom
+// waiting for the room fails), and messages to the room still waiting in
+// the outbox fail (MessageStateChanged with DeliveryFailed). The room stays
+// out of the autojoin after a reconnect, even if its bookmark says
+// autojoin, until JoinRoom enters it again (see WithAutojoin).
 func (c *Client) LeaveRoom(ctx context.Context, room jid.JID) error {
 	room = room.Bare()
 	c.mu.Lock()
 	r, ok := c.rooms[room.String()]
+	l := c.link
 	if ok {
 		delete(c.rooms, room.String())
-		if c.link != nil {
+		if c.userLeft == nil {
+			c.userLeft = map[string]bool{}
+		}
+		c.userLeft[room.String()] = true
+		if l != nil {
 			// The room's confirmation is still due: a join started
 			// before it arrives must not take it for its answer.
 			if c.leftRooms == nil {
@@ -643,25 +741,40 @@ func (c *Client) LeaveRoom(ctx context.Context, room jid.JID) error {
 			}
 			c.leftRooms[room.String()] = time.Now()
 		}
+		if r.pending != nil {
+			r.pending <- joinResult{err: fmt.Errorf("xmpp: join room %s: %w", room, errJoinOvertaken)}
+			r.pending = nil
+		}
+		if r.nickWait != nil {
+			r.nickWait <- ErrNotInRoom
+			r.nickWait = nil
+		}
 	}
 	c.mu.Unlock()
 	if !ok {
 		return ErrNotInRoom
 	}
 	c.noteNick(room, r.nick, time.Now())
+	c.failRoomOutbox(room, fmt.Errorf("xmpp: not sent: you left the room %s", room))
 	c.events.push(RoomLeft{Room: room, Reason: LeftByUser})
-	sess, err := c.session()
-	if err != nil {
+	if l == nil {
 		return nil // offline: the server has dropped the occupant already
 	}
 	to, _ := room.WithResource(r.nick)
-	if err := sess.Send(ctx, stanza.Presence{To: to, Type: stanza.UnavailablePresence}.Wrap(nil)); err != nil {
+	// Under sendMu: a join presence that passed its last check is written
+	// before this, never after (see join).
+	l.sendMu.Lock()
+	err := l.sess.Send(ctx, stanza.Presence{To: to, Type: stanza.UnavailablePresence}.Wrap(nil))
+	l.sendMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("xmpp: leave room %s: %w", room, err)
 	}
 	return nil
 }
 
-// Rooms returns the rooms the client is in or joining, sorted by JID.
+// Rooms returns the rooms the client is in or joining, sorted by JID. It
+// reads the store only for a room's notification setting not read before
+// (see RoomNotify), so it is cheap enough for a UI thread.
 func (c *Client) Rooms() []Room {
 	c.mu.Lock()
 	out := make([]Room, 0, len(c.rooms))
@@ -708,19 +821,91 @@ func sortedOccupants(m map[string]Occupant) []Occupant {
 	return out
 }
 
-// SendRoomMessage sends body to a joined room and returns its id (also its
-// origin-id). It is stored as pending; the room's echo marks it sent
-// (MessageStateChanged).
+// SendRoomMessage sends body to a room the client is in or joining and
+// returns its id (also its origin-id). It is stored as pending; the room's
+// echo marks it sent (MessageStateChanged).
+//
+// While the room is being joined or rejoined (after a reconnect, or after
+// the room service restarted), or the client is offline, the message waits
+// in the outbox, as a chat message does offline, and goes out, in order,
+// once the room has let the client in again: nothing typed meanwhile is
+// lost. If the room is given up instead (LeaveRoom, a refused rejoin, a
+// kick), the message fails (MessageStateChanged with DeliveryFailed). Only
+// a room the client is not in or joining at all gives ErrNotInRoom.
+// Without a store there is no outbox: a room not joined on the live
+// session gives an error matching ErrNotConnected.
 func (c *Client) SendRoomMessage(ctx context.Context, room jid.JID, body string) (string, error) {
 	room = room.Bare()
+	if body == "" {
+		return "", errors.New("xmpp: empty message")
+	}
 	c.mu.Lock()
 	r, ok := c.rooms[room.String()]
-	joined := ok && r.joined
+	l := c.link
+	ready := ok && r.joined && l != nil && r.joinLink == l
 	c.mu.Unlock()
-	if !joined {
+	switch {
+	case !ok:
 		return "", ErrNotInRoom
+	case c.opts.store == nil && !ready:
+		return "", fmt.Errorf("xmpp: send to room %s: not in it on this session yet: %w", room, ErrNotConnected)
+	case c.opts.store == nil:
+		return c.Send(ctx, OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
 	}
-	return c.Send(ctx, OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
+	rec, err := c.storeOutgoing(OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
+	if err != nil {
+		return "", err
+	}
+	// Looked at only after the message is stored: a join that completes
+	// meanwhile flushes the room's outbox after it, so the message goes
+	// out in that flush or in this one (once: see writeMessage). This
+	// flush writes the room's earlier pending messages first.
+	c.mu.Lock()
+	l = c.link
+	c.mu.Unlock()
+	if l != nil {
+		c.flushRoomOutbox(ctx, l, room)
+	}
+	return rec.OriginID, nil
+}
+
+// failRoomOutbox fails the messages to room that wait in the outbox, with
+// why: the client is no longer in the room, so nothing would send them
+// (the session's outbox flush leaves group chat messages to the room's
+// join), and they would show "sending" for ever. It runs on the store
+// writer, after what is queued already: a message stored after it (typed
+// after a new JoinRoom of the room) is not touched. Safe under c.mu.
+func (c *Client) failRoomOutbox(room jid.JID, why error) {
+	if c.opts.store == nil {
+		return
+	}
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		pending, err := db.Outbox()
+		if err != nil {
+			c.log.Error("read outbox", "err", err)
+			return
+		}
+		for _, rec := range pending {
+			if rec.Peer != room.String() || rec.Type != string(stanza.GroupChatMessage) {
+				continue
+			}
+			id := rec.OriginID
+			if id == "" {
+				id = rec.ID
+			}
+			_, _, moved, err := db.MoveState(rec.Peer, id, store.Failed, why.Error())
+			if err != nil {
+				c.log.Error("store delivery state", "err", err)
+				continue
+			}
+			if moved {
+				c.events.push(MessageStateChanged{ID: id, Peer: room, State: DeliveryFailed, Err: why})
+			}
+		}
+	})
 }
 
 // Kick removes an occupant from a room (the client must be a moderator).
@@ -875,6 +1060,7 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 			r.nickWait <- ErrNotInRoom
 			r.nickWait = nil
 		}
+		c.failRoomOutbox(room, fmt.Errorf("xmpp: not sent: out of the room %s (%s)", room, reason))
 		events = append(events, left)
 	case "":
 		if self {
@@ -1047,26 +1233,34 @@ func (c *Client) rejoinRooms(l *link, rooms []*roomState) {
 	}
 }
 
-// rejoin enters r again on l and reports whether it is in. A refusal
-// forgets the room (RoomLeft with LeftError); a lost link keeps it for the
-// next session's rejoin; anything else (no answer) is tried again later in
-// this session.
+// rejoin enters r again on l and reports whether it is in. A definite
+// refusal (RoomError.definite) forgets the room (RoomLeft with LeftError)
+// and fails its waiting messages; a lost link keeps it for the next
+// session's rejoin; a room left meanwhile, or joined by another call,
+// is left alone; anything else (no answer, or a temporary error such as
+// service-unavailable while the MUC service restarts) is tried again
+// later in this session, with growing pauses.
 func (c *Client) rejoin(l *link, r *roomState) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	_, err := c.join(ctx, l, r, 50)
+	_, err := c.join(ctx, l, r, 50, true)
 	cancel()
 	if err == nil {
 		c.mu.Lock()
 		r.rejoinWait = 0
 		c.mu.Unlock()
-		c.flushRoomOutbox(l, r.room)
+		c.flushRoomOutbox(context.Background(), l, r.room)
 		return true
 	}
+	c.mu.Lock()
+	current := c.rooms[r.room.String()] == r
+	c.mu.Unlock()
 	var refused *RoomError
 	switch {
+	case !current || errors.Is(err, errJoinOvertaken):
+		// Left, or another join of the room decides.
 	case l.isDone() || errors.Is(err, ErrNotConnected):
 		// The next session rejoins it.
-	case errors.As(err, &refused):
+	case errors.As(err, &refused) && refused.definite():
 		c.mu.Lock()
 		stillOurs := c.rooms[r.room.String()] == r
 		if stillOurs {
@@ -1074,6 +1268,7 @@ func (c *Client) rejoin(l *link, r *roomState) bool {
 		}
 		c.mu.Unlock()
 		if stillOurs {
+			c.failRoomOutbox(r.room, fmt.Errorf("xmpp: not sent: the room %s refused the rejoin: %w", r.room, err))
 			c.events.push(RoomLeft{Room: r.room, Reason: LeftError, Err: err})
 		}
 	default:
@@ -1114,22 +1309,31 @@ func (c *Client) scheduleRejoinLocked(r *roomState) {
 	}()
 }
 
-// flushRoomOutbox writes the messages to room that wait in the outbox: they
-// are held back from the session's outbox flush until the room is joined
-// (a room refuses messages from non-occupants).
-func (c *Client) flushRoomOutbox(l *link, room jid.JID) {
+// flushRoomOutbox writes the messages to room that wait in the outbox, in
+// order, when the client is in the room on l: they are held back from the
+// session's outbox flush until the room is joined (a room refuses messages
+// from non-occupants). Each is written once per session (writeMessage), so
+// flushes that overlap (a join's and SendRoomMessage's) send nothing twice.
+func (c *Client) flushRoomOutbox(ctx context.Context, l *link, room jid.JID) {
 	if c.opts.store == nil {
 		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	c.mu.Lock()
+	r, ok := c.rooms[room.String()]
+	in := ok && r.joined && r.joinLink == l
+	c.mu.Unlock()
+	if !in {
+		return // the next join of the room sends them
 	}
 	pending, err := c.opts.store.Outbox()
 	if err != nil {
 		c.log.Error("read outbox", "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l.sendMu.Lock()
-	defer l.sendMu.Unlock()
 	var sent []store.Message
 	for _, rec := range pending {
 		if rec.Peer != room.String() || rec.Type != string(stanza.GroupChatMessage) {
@@ -1137,7 +1341,7 @@ func (c *Client) flushRoomOutbox(l *link, room jid.JID) {
 		}
 		wrote, err := c.writeMessage(ctx, l, rec)
 		if err != nil {
-			return
+			break // pending still: the next join of the room sends it
 		}
 		if wrote {
 			sent = append(sent, rec)
@@ -1149,21 +1353,26 @@ func (c *Client) flushRoomOutbox(l *link, room jid.JID) {
 // ChangeNick asks a joined room for a new nick and waits for its answer:
 // nil once the room took it (an OccupantChanged with Self and NewNick
 // follows), a *RoomError when it refused (ErrNickConflict when the nick is
-// taken), or the context's error when the room did not answer in time.
+// taken), or the context's error when the room did not answer in time. A
+// later ChangeNick of the same room, asked before the room answered, takes
+// over the wait: this one then returns at once with an error saying it
+// was superseded (the room's answer goes to the later call). When the
+// connection drops it fails at once with an error matching
+// ErrNotConnected.
 func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) error {
 	room = room.Bare()
 	to, err := room.WithResource(nick)
 	if err != nil || nick == "" {
 		return fmt.Errorf("xmpp: change nick: invalid nick %q", nick)
 	}
-	sess, err := c.session()
-	if err != nil {
-		return err
-	}
 	wait := make(chan error, 1)
 	c.mu.Lock()
+	l := c.link
 	r, ok := c.rooms[room.String()]
 	switch {
+	case l == nil:
+		c.mu.Unlock()
+		return ErrNotConnected
 	case !ok || !r.joined:
 		c.mu.Unlock()
 		return ErrNotInRoom
@@ -1171,8 +1380,16 @@ func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) erro
 		c.mu.Unlock()
 		return nil // the room would only say the same presence again
 	}
-	r.nickWait = wait // a change asked for before is answered by this one
+	if r.nickWait != nil {
+		// The room answers the presences in order, and only the last
+		// change counts: the earlier caller stops waiting now.
+		r.nickWait <- fmt.Errorf("xmpp: change nick in %s: %w (to %q)", room, errNickSuperseded, nick)
+	}
+	r.nickWait = wait
 	c.mu.Unlock()
+	ctx, cancel := linkContext(ctx, l)
+	defer cancel()
+	sess := l.sess
 	forget := func() {
 		c.mu.Lock()
 		if r.nickWait == wait {
@@ -1192,6 +1409,9 @@ func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) erro
 		return nil
 	case <-ctx.Done():
 		forget()
+		if l.isDone() {
+			return fmt.Errorf("xmpp: change nick in %s: connection lost: %w", room, ErrNotConnected)
+		}
 		return fmt.Errorf("xmpp: change nick in %s: %w", room, ctx.Err())
 	}
 }

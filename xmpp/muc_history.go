@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -134,6 +135,12 @@ func (c *Client) fillFromArchive(ctx context.Context, l *link, r *roomState, a r
 func (c *Client) queryRoomArchive(ctx context.Context, l *link, r *roomState, q mamQuery) (mamFin, error) {
 	q.QueryID = randomHex(8)
 	c.mu.Lock()
+	if r.joinLink != l {
+		// A join on a lost link that a rejoin took over: its query
+		// must not replace the one the rejoin waits for.
+		c.mu.Unlock()
+		return mamFin{}, fmt.Errorf("xmpp: archive of room %s: %w", r.room, ErrNotConnected)
+	}
 	r.mamQuery = q.QueryID
 	c.mu.Unlock()
 	var fin mamFin

@@ -7,6 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"magpie/xmpp/store"
+
 	"mellium.im/xmpp/jid"
 )
 
@@ -134,24 +136,42 @@ const (
 // (anyone on the server may be in it, and it can be busy) only of
 // mentions. A room whose kind is not known yet (never joined) notifies of
 // all messages.
+//
+// The store is read once per room in the Client's life; after that the
+// setting comes from memory (SetRoomNotify and joins keep it current), as
+// the app asks on its UI thread for every room it draws. A change another
+// process sharing the store makes is therefore seen by the next Client.
 func (c *Client) RoomNotify(room jid.JID) NotifyLevel {
 	room = room.Bare()
+	key := room.String()
 	c.mu.Lock()
-	r, joined := c.rooms[room.String()]
+	r, joined := c.rooms[key]
 	known, membersOnly := joined && r.infoKnown, joined && r.membersOnly
+	s, cached := c.roomSettings[key]
 	c.mu.Unlock()
-	if db := c.opts.store; db != nil {
-		s, err := db.RoomSettings(room.String())
-		if err != nil {
+	if db := c.opts.store; db != nil && !cached {
+		var err error
+		if s, err = db.RoomSettings(key); err != nil {
 			c.log.Error("read room settings", "err", err)
+		} else {
+			c.mu.Lock()
+			if cur, ok := c.roomSettings[key]; ok {
+				s = cur // SetRoomNotify or a join was faster: theirs is newer
+			} else {
+				if c.roomSettings == nil {
+					c.roomSettings = map[string]store.RoomSettings{}
+				}
+				c.roomSettings[key] = s
+			}
+			c.mu.Unlock()
 		}
-		switch NotifyLevel(s.Notify) {
-		case NotifyAll, NotifyMentions, NotifyNone:
-			return NotifyLevel(s.Notify)
-		}
-		if !known {
-			known, membersOnly = s.Known, s.MembersOnly
-		}
+	}
+	switch NotifyLevel(s.Notify) {
+	case NotifyAll, NotifyMentions, NotifyNone:
+		return NotifyLevel(s.Notify)
+	}
+	if !known {
+		known, membersOnly = s.Known, s.MembersOnly
 	}
 	if known && !membersOnly {
 		return NotifyMentions
@@ -171,8 +191,15 @@ func (c *Client) SetRoomNotify(room jid.JID, level NotifyLevel) error {
 	if c.opts.store == nil {
 		return ErrNoStore
 	}
-	if err := c.opts.store.SetRoomNotify(room.Bare().String(), string(level)); err != nil {
+	key := room.Bare().String()
+	if err := c.opts.store.SetRoomNotify(key, string(level)); err != nil {
 		return fmt.Errorf("xmpp: set room notification: %w", err)
 	}
+	c.mu.Lock()
+	if s, ok := c.roomSettings[key]; ok {
+		s.Notify = string(level)
+		c.roomSettings[key] = s
+	} // else the first RoomNotify reads it, with what else the store knows
+	c.mu.Unlock()
 	return nil
 }

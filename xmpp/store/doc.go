@@ -69,7 +69,8 @@
 // the room is members-only, which the client's default level depends on)
 // and room_nicks (the nicks the account used in each room, with when each
 // was given up, so that the client recognises its own messages in a room's
-// history: see SetRoomNick).
+// history: see SetRoomNick). Version 4 makes the unique stanza_id index
+// per conversation, (peer, stanza_id), like duplicate rule 1 below.
 //
 // Seq is the message's Time in microseconds, raised by the smallest amount
 // that makes it unique (a clash needs two messages stored for the same
@@ -90,8 +91,11 @@
 // message as a duplicate of a stored one (or of an earlier one in the same
 // batch) when, in this order:
 //
-//  1. both have a non-empty StanzaID and they are equal (the own server's
-//     stanza-ids are unique in its archive); or
+//  1. same Peer, and the same non-empty StanzaID (a stanza-id is unique
+//     only within the archive that assigned it, XEP-0359's "by": the own
+//     server's for one-to-one chats, each room's for its messages; two
+//     archives, ejabberd's timestamp-like ids above all, can hand out the
+//     same one); or
 //  2. same Peer and Dir, and the same non-empty OriginID (XEP-0359); or
 //  3. an Incoming message of Type "groupchat" with the OriginID of a stored
 //     Outgoing message of the same Peer that has no StanzaID yet: a group

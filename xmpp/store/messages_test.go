@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -76,7 +77,10 @@ func TestDedup(t *testing.T) {
 		in   Message
 		dup  bool
 	}{
-		{"1 same stanza-id, other fields differ", Message{Peer: "carol@x", Dir: Outgoing, StanzaID: "sa", Body: "x"}, true},
+		{"1 same stanza-id, other fields differ", Message{Peer: "bob@x", Dir: Outgoing, StanzaID: "sa", Body: "x"}, true},
+		// Stanza-ids are unique per archive (XEP-0359 "by"): another
+		// conversation's message with the same id is another message.
+		{"1 same stanza-id other peer", Message{Peer: "room@conference.x", Dir: Incoming, StanzaID: "sa", Body: "one", Type: "groupchat"}, false},
 		{"1 different stanza-id, nothing else", Message{Peer: "bob@x", StanzaID: "sz", Body: "one"}, false},
 		{"2 same origin-id same peer and dir", Message{Peer: "bob@x", Dir: Incoming, OriginID: "oa", Body: "edited?"}, true},
 		{"2 same origin-id other peer", Message{Peer: "carol@x", Dir: Incoming, OriginID: "oa", Body: "one"}, false},
@@ -121,6 +125,47 @@ func TestDedupInBatch(t *testing.T) {
 	}
 	if again := mustAdd(t, db, in...); len(again) != 0 {
 		t.Fatalf("second add stored %v", bodies(again))
+	}
+}
+
+// TestStanzaIDPerConversation: XEP-0359 stanza-ids are unique only within
+// the archive that assigned them (its "by"): two rooms, or a room and the
+// account's own archive (ejabberd uses timestamp-like ids in both), can use
+// the same id for different messages. Both are stored, and each still
+// drops its own copies.
+func TestStanzaIDPerConversation(t *testing.T) {
+	db := newDB(t)
+	in := []Message{
+		{Peer: "dev@conference.x", Type: "groupchat", StanzaID: "1700000000000001", Body: "in dev", Time: at(1)},
+		{Peer: "ops@conference.x", Type: "groupchat", StanzaID: "1700000000000001", Body: "in ops", Time: at(1)},
+		{Peer: "bob@x", Type: "chat", StanzaID: "1700000000000001", Body: "from bob", Time: at(1)},
+	}
+	if got := bodies(mustAdd(t, db, in...)); !reflect.DeepEqual(got, []string{"in dev", "in ops", "from bob"}) {
+		t.Fatalf("added %q, want all three", got)
+	}
+	for _, m := range in {
+		m.Body += " (archive copy)"
+		if added := mustAdd(t, db, m); len(added) != 0 {
+			t.Fatalf("copy in %s stored again: %+v", m.Peer, added)
+		}
+	}
+	// The rule is one lookup in the (peer, stanza_id) index.
+	var plan []string
+	rows, err := db.w.Query(`EXPLAIN QUERY PLAN SELECT seq FROM messages WHERE peer = ?1 AND stanza_id = ?2 AND stanza_id <> ''`, "bob@x", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], "USING COVERING INDEX messages_stanza_id (peer=? AND stanza_id=?)") {
+		t.Fatalf("query plan %q, want a lookup in messages_stanza_id", plan)
 	}
 }
 
@@ -174,7 +219,7 @@ func TestDedupMerges(t *testing.T) {
 			}
 			if tc.wantSID != "" {
 				// The merged stanza-id now dedups by rule 1.
-				if added := mustAdd(t, db, Message{Peer: "other@x", StanzaID: tc.wantSID, Body: "z"}); len(added) != 0 {
+				if added := mustAdd(t, db, Message{Peer: tc.stored.Peer, StanzaID: tc.wantSID, Body: "z"}); len(added) != 0 {
 					t.Fatal("merged stanza-id not used for dedup")
 				}
 			}

@@ -105,4 +105,15 @@ CREATE TABLE room_nicks (
 	PRIMARY KEY (room, nick)
 ) WITHOUT ROWID;
 `,
+	// 4: a stanza-id (XEP-0359) is unique only within the archive that
+	// assigned it: the own server's for one-to-one chats, each room's for
+	// its messages. Two rooms on different services (or an ejabberd room
+	// and the account, whose ids are timestamps) can hand out the same id,
+	// so the unique index, like the duplicate rule that uses it, is per
+	// conversation. Ids stored so far were unique on their own, hence
+	// also per peer: the new index always builds.
+	`
+DROP INDEX messages_stanza_id;
+CREATE UNIQUE INDEX messages_stanza_id ON messages (peer, stanza_id) WHERE stanza_id <> '';
+`,
 }

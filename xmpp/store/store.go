@@ -344,7 +344,7 @@ func (db *DB) prepare() error {
 	// The duplicate rules in one statement (one round trip); coalesce
 	// keeps their order of precedence.
 	s.findDup = p(`SELECT ` + dupCols + ` FROM messages WHERE seq = coalesce(
-		(SELECT seq FROM messages WHERE stanza_id = ?1 AND stanza_id <> ''),
+		(SELECT seq FROM messages WHERE peer = ?4 AND stanza_id = ?1 AND stanza_id <> ''),
 		(SELECT seq FROM messages WHERE peer = ?4 AND dir = ?5 AND origin_id = ?2 AND origin_id <> '' LIMIT 1),
 		(SELECT seq FROM messages WHERE ?7 = 'groupchat' AND ?5 = 0 AND peer = ?4 AND dir = 1
 			AND origin_id = ?2 AND origin_id <> '' AND stanza_id = '' LIMIT 1),
