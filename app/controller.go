@@ -490,7 +490,11 @@ func (c *controller) handle(e xmpp.Event) {
 	case xmpp.NoticeReceived:
 		c.notices.received(e.Notice)
 	case xmpp.MessageStateChanged:
-		c.chats.stateChanged(e.ID, e.Peer, viewState(e.State), "")
+		why := ""
+		if e.Err != nil {
+			why = describeSendError(e.Err) // a room given up: why its messages did not go
+		}
+		c.chats.stateChanged(e.ID, e.Peer, viewState(e.State), why)
 	case xmpp.MessageFailed:
 		c.chats.failed(e.ID, e.To, e.Err)
 	case xmpp.SubscriptionRequest:
