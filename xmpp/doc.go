@@ -88,6 +88,15 @@
 // notification level in the store for the app to act on (read once per
 // room, then from memory).
 //
+// Private messages with an occupant (XEP-0045 §7.5: type chat, from or to
+// room@service/nick) are one-to-one messages marked Message.Private, never
+// room messages or notices: they are told by the occupant's room being one
+// the client is in or joining, or by the muc#user element rooms add to them
+// (so also in the archive and in carbons). Their conversation, in the store
+// and for History, is the occupant's full JID (Message.Peer), apart from the
+// room's. SendMessage to an occupant of a room the client is in sends one,
+// with that element, through the room's outbox.
+//
 // # Handlers
 //
 // Stanza handlers only translate: decode, update state, emit an event. They

@@ -56,7 +56,9 @@ type RosterUpdated struct {
 // resources') presence, per resource.
 type PresenceChanged struct{ Presence }
 
-// MessageReceived reports an incoming one-to-one chat message.
+// MessageReceived reports an incoming one-to-one chat message, or a private
+// message with a room's occupant (Message.Private: its conversation is
+// Message.Peer, the occupant's JID room@service/nick, not the room's).
 type MessageReceived struct{ Message }
 
 // NoticeReceived reports a new notice: a message from the server, its

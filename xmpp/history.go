@@ -35,11 +35,14 @@ const (
 // MessageStateChanged reports that an outgoing message moved on: the server
 // acknowledged it (DeliverySent) or the recipient's client confirmed it
 // (DeliveryDelivered). A bounce is reported as MessageFailed. DeliveryFailed
-// with Err comes from the client itself: a group chat message that can no
-// longer be sent because the client is out of the room (left, refused,
-// kicked); Err says why (also stored as the message's Error).
+// with Err comes from the client itself: a group chat message (or a private
+// message to an occupant) that can no longer be sent because the client is
+// out of the room (left, refused, kicked); Err says why (also stored as the
+// message's Error).
 type MessageStateChanged struct {
-	ID    string
+	ID string
+	// Peer is the conversation (Message.Peer): a bare JID, or a room
+	// occupant's full JID for a private message.
 	Peer  jid.JID
 	State DeliveryState
 	Err   error
@@ -56,12 +59,50 @@ type HistorySynced struct {
 func (MessageStateChanged) isEvent() {}
 func (HistorySynced) isEvent()       {}
 
-// Peer returns the other party of a one-to-one message.
+// Peer returns the other party of a one-to-one message: a bare JID, or for
+// a private message through a room (Private) the occupant's full JID
+// room@service/nick. Conversations are stored, and History takes them, by
+// Peer.
 func (m Message) Peer() jid.JID {
-	if m.Outgoing {
+	switch {
+	case m.Private && m.Outgoing:
+		return m.To
+	case m.Private:
+		return m.From
+	case m.Outgoing:
 		return m.To.Bare()
 	}
 	return m.From.Bare()
+}
+
+// conversation returns the store's key for the conversation with j: its
+// bare JID, or for a room's occupant (private messages) its full JID, when
+// the client is in that room or the store holds private messages with j.
+// Any other full JID stands for its bare JID.
+func (c *Client) conversation(j jid.JID) jid.JID {
+	if j.Resourcepart() == "" || j.Localpart() == "" {
+		return j.Bare()
+	}
+	if c.isRoom(j.Bare()) {
+		return j
+	}
+	if c.opts.store != nil {
+		if rs, err := c.opts.store.History(j.String(), store.Cursor{}, 1); err == nil && len(rs) > 0 {
+			return j // a room left since
+		}
+	}
+	return j.Bare()
+}
+
+// peerKeys are the store keys a delivery update for an outgoing message to
+// peer may concern: for a full JID the occupant's private conversation
+// first, then the bare JID (a chat with a contact's resource, the room of a
+// group chat message). Only private messages are stored under a full JID.
+func peerKeys(peer jid.JID) []string {
+	if peer.Resourcepart() != "" && peer.Localpart() != "" {
+		return []string{peer.String(), peer.Bare().String()}
+	}
+	return []string{peer.Bare().String()}
 }
 
 // record turns a message into its stored form.
@@ -114,6 +155,9 @@ func (c *Client) fromRecord(r store.Message) Message {
 	if full, err := m.From.WithResource(r.Resource); err == nil { // "" keeps it bare
 		m.From = full
 	}
+	// Only private messages with a room's occupant are stored under a
+	// full JID (the incoming ones' resource is the occupant's nick).
+	m.Private = peer.Resourcepart() != "" && m.Type != stanza.GroupChatMessage
 	return m
 }
 
@@ -121,22 +165,25 @@ func (c *Client) fromRecord(r store.Message) Message {
 var ErrNoStore = errors.New("xmpp: no local store")
 
 // History returns up to limit messages exchanged with peer before the
-// cursor (the zero cursor: the newest), oldest first.
+// cursor (the zero cursor: the newest), oldest first. peer is a contact or
+// a room (its bare JID), or a room's occupant (room@service/nick) for the
+// private messages with it (Message.Peer); another full JID stands for its
+// bare JID.
 func (c *Client) History(peer jid.JID, before store.Cursor, limit int) ([]Message, error) {
 	if c.opts.store == nil {
 		return nil, ErrNoStore
 	}
-	rs, err := c.opts.store.History(peer.Bare().String(), before, limit)
+	rs, err := c.opts.store.History(c.conversation(peer).String(), before, limit)
 	return c.fromRecords(rs), err
 }
 
-// HistoryAfter returns up to limit messages with peer after the cursor,
-// oldest first.
+// HistoryAfter returns up to limit messages with peer (as for History)
+// after the cursor, oldest first.
 func (c *Client) HistoryAfter(peer jid.JID, after store.Cursor, limit int) ([]Message, error) {
 	if c.opts.store == nil {
 		return nil, ErrNoStore
 	}
-	rs, err := c.opts.store.After(peer.Bare().String(), after, limit)
+	rs, err := c.opts.store.After(c.conversation(peer).String(), after, limit)
 	return c.fromRecords(rs), err
 }
 
@@ -158,15 +205,15 @@ type SearchHit struct {
 }
 
 // SearchHistory finds stored messages containing text (English or Chinese,
-// no word splitting needed), newest first, with peer or, when peer is the
-// zero JID, in all conversations.
+// no word splitting needed), newest first, with peer (as for History) or,
+// when peer is the zero JID, in all conversations.
 func (c *Client) SearchHistory(text string, peer jid.JID, limit int) ([]SearchHit, error) {
 	if c.opts.store == nil {
 		return nil, ErrNoStore
 	}
 	p := ""
 	if !peer.Equal(jid.JID{}) {
-		p = peer.Bare().String()
+		p = c.conversation(peer).String()
 	}
 	hits, err := c.opts.store.Search(text, p, limit)
 	out := make([]SearchHit, 0, len(hits))
@@ -415,24 +462,36 @@ func (c *Client) emitMessage(m Message) {
 // setDelivery moves an outgoing message on and reports it when it moved:
 // once per state, however many confirmations arrive (a stream management
 // ack and a group chat room's echo both say "sent").
+//
+// peer is whom the message went to, or who answered for it: a bare or full
+// JID. A full one names the conversation of private messages with a room's
+// occupant if the store has the message there, else its bare JID does.
 func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText string) {
 	c.store.do(func(db *store.DB) {
 		if db == nil {
 			return
 		}
-		_, _, moved, err := db.MoveState(peer.Bare().String(), id, st, errText)
-		if err != nil {
-			c.log.Error("store delivery state", "err", err)
+		for _, key := range peerKeys(peer) {
+			_, found, moved, err := db.MoveState(key, id, st, errText)
+			if err != nil {
+				c.log.Error("store delivery state", "err", err)
+				return
+			}
+			if !found {
+				continue
+			}
+			if moved && st != store.Failed {
+				conv, _ := jid.Parse(key)
+				c.events.push(MessageStateChanged{ID: id, Peer: conv, State: st})
+			}
 			return
-		}
-		if moved && st != store.Failed {
-			c.events.push(MessageStateChanged{ID: id, Peer: peer.Bare(), State: st})
 		}
 	})
 	if c.opts.store == nil && st != store.Failed {
+		conv := c.conversation(peer)
 		c.mu.Lock() // a late ping answer must not follow Close's Offline
 		if !c.closed {
-			c.events.push(MessageStateChanged{ID: id, Peer: peer.Bare(), State: st})
+			c.events.push(MessageStateChanged{ID: id, Peer: conv, State: st})
 		}
 		c.mu.Unlock()
 	}
@@ -481,7 +540,7 @@ func (c *Client) flushOutbox(l *link) {
 	defer cancel()
 	var sent []store.Message
 	for _, r := range pending {
-		if r.Type == string(stanza.GroupChatMessage) {
+		if _, viaRoom := recordRoom(r); viaRoom {
 			continue // after the room is joined again (flushRoomOutbox)
 		}
 		wrote, err := c.writeMessage(ctx, l, r)

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"magpie/xmpp/store"
@@ -44,6 +45,13 @@ type Message struct {
 	// server's archive (XEP-0313) at sign-in.
 	Carbon   bool
 	Archived bool
+	// Private is set on a private message with a room's occupant (XEP-0045
+	// §7.5): a chat sent through the room, whose From (incoming) or To
+	// (outgoing) is the occupant's JID room@service/nick. Peer returns that
+	// full JID, so the conversation is kept apart from the room's and from
+	// the occupant's other conversations (the occupant's nick may belong to
+	// someone else tomorrow).
+	Private bool
 	// Seq is the message's place in the local store (0 without a store).
 	Seq   int64
 	State DeliveryState
@@ -182,7 +190,30 @@ func (c *Client) translate(w wireMessage) (Message, bool) {
 		m.Time, m.Delayed = w.Delay.Stamp, true
 	}
 	m.Outgoing = from.Bare().Equal(c.account) && !to.Bare().Equal(c.account)
+	m.Private = c.isPrivate(w, m)
 	return m, true
+}
+
+// isPrivate reports whether a message is a private message with a room's
+// occupant (XEP-0045 §7.5): a chat or normal message whose other party (the
+// sender, or the recipient of an own message) is a full JID whose bare JID
+// is a room the client is in or joining, or that carries the muc#user
+// element rooms add to private messages (and clients, Magpie too, add to
+// the ones they send). The element is what tells them in the archive and in
+// carbons, which may come before the room is joined again, or for a room
+// only another device of the account is in.
+func (c *Client) isPrivate(w wireMessage, m Message) bool {
+	if m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage {
+		return false
+	}
+	occupant := m.From
+	if m.Outgoing {
+		occupant = m.To
+	}
+	if occupant.Resourcepart() == "" || occupant.Localpart() == "" || occupant.Bare().Equal(c.account) {
+		return false // a room's occupant JID is room@service/nick
+	}
+	return w.MUCUser != nil || c.isRoom(occupant.Bare())
 }
 
 // fromOwnAccount reports whether a wrapper (carbon, archive result) came
@@ -308,11 +339,15 @@ func (c *Client) onChat(m Message, w wireMessage, enc xmlstream.TokenWriter) {
 		return
 	}
 	if w.ReceiptRequest != nil && enc != nil && m.ID != "" && !m.Outgoing {
+		payload := []xml.TokenReader{xmlstream.Wrap(nil, xml.StartElement{
+			Name: xml.Name{Space: nsReceipts, Local: "received"},
+			Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: m.ID}},
+		})}
+		if m.Private { // through the room, like the message
+			payload = append(payload, mucUserMarker())
+		}
 		receipt := stanza.Message{To: m.From, ID: randomHex(8), Type: stanza.ChatMessage}.Wrap(
-			xmlstream.Wrap(nil, xml.StartElement{
-				Name: xml.Name{Space: nsReceipts, Local: "received"},
-				Attr: []xml.Attr{{Name: xml.Name{Local: "id"}, Value: m.ID}},
-			}))
+			xmlstream.MultiReader(payload...))
 		if _, err := xmlstream.Copy(enc, receipt); err != nil {
 			c.log.Debug("send receipt", "err", err)
 		}
@@ -330,10 +365,13 @@ type OutgoingMessage struct {
 	Subject string
 	// Type defaults to chat.
 	Type stanza.MessageType
+
+	private bool // to a room's occupant (see Send)
 }
 
 // SendMessage sends a one-to-one chat message and returns its id (also used
-// as its origin-id). See Send.
+// as its origin-id). To a room's occupant (room@service/nick, of a room the
+// client is in) it is a private message. See Send.
 func (c *Client) SendMessage(ctx context.Context, to jid.JID, body string) (string, error) {
 	return c.Send(ctx, OutgoingMessage{To: to, Body: body})
 }
@@ -347,6 +385,18 @@ func (c *Client) SendMessage(ctx context.Context, to jid.JID, body string) (stri
 // recipient's receipt likewise (DeliveryDelivered), a bounce as
 // MessageFailed. Without a store Send fails with ErrNotConnected while
 // offline.
+//
+// A chat or normal message to a full JID whose bare JID is a room the
+// client is in or joining (room@service/nick) is a private message to that
+// occupant (XEP-0045 §7.5): it carries the muc#user element the XEP asks
+// clients to add, is stored under the occupant's full JID (see
+// Message.Private) and, like a room message, waits in the outbox until the
+// client is in the room on the live session, and fails if the room is given
+// up (see SendRoomMessage). Without a store it fails with ErrNotConnected
+// while the client is not in the room on the live session. The room does
+// not echo private messages: DeliverySent comes from the server's
+// acknowledgement as for chats, DeliveryDelivered from a receipt if the
+// occupant's client sends one.
 func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 	if m.Body == "" {
 		return "", errors.New("xmpp: empty message")
@@ -354,6 +404,17 @@ func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 	if m.Type == "" {
 		m.Type = stanza.ChatMessage
 	}
+	m.private = false
+	if (m.Type == stanza.ChatMessage || m.Type == stanza.NormalMessage) && m.To.Resourcepart() != "" &&
+		m.To.Localpart() != "" && c.isRoom(m.To.Bare()) {
+		m.private = true
+		return c.sendInRoom(ctx, m.To.Bare(), m)
+	}
+	return c.send(ctx, m)
+}
+
+// send is Send for a message that goes out as soon as the client is online.
+func (c *Client) send(ctx context.Context, m OutgoingMessage) (string, error) {
 	c.mu.Lock()
 	l, closed := c.link, c.closed
 	c.mu.Unlock()
@@ -394,7 +455,11 @@ func (c *Client) Send(ctx context.Context, m OutgoingMessage) (string, error) {
 // as pending (in the outbox) before anything is written.
 func (c *Client) storeOutgoing(m OutgoingMessage) (store.Message, error) {
 	id := randomHex(12)
-	if m.To.Resourcepart() != "" { // a full JID (e.g. DOMAIN/announce/online)
+	peer := m.To.Bare()
+	switch {
+	case m.private:
+		peer = m.To // the conversation with the occupant (see Message.Peer)
+	case m.To.Resourcepart() != "": // a full JID (e.g. DOMAIN/announce/online)
 		c.mu.Lock()
 		if c.sendTo == nil {
 			c.sendTo = map[string]jid.JID{}
@@ -403,7 +468,7 @@ func (c *Client) storeOutgoing(m OutgoingMessage) (store.Message, error) {
 		c.mu.Unlock()
 	}
 	rec := store.Message{
-		Peer:     m.To.Bare().String(),
+		Peer:     peer.String(),
 		Dir:      store.Outgoing,
 		Resource: c.resource,
 		ID:       id,
@@ -467,6 +532,9 @@ func (c *Client) writeMessage(ctx context.Context, l *link, r store.Message) (wr
 	if r.Type == string(stanza.ChatMessage) {
 		children = append(children, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsReceipts, Local: "request"}}))
 	}
+	if privateRecord(r) {
+		children = append(children, mucUserMarker())
+	}
 	msg := stanza.Message{ID: r.OriginID, To: to, Type: messageType(r.Type)}
 	if err := l.sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(children...))); err != nil {
 		return false, err
@@ -478,6 +546,34 @@ func (c *Client) writeMessage(ctx context.Context, l *link, r store.Message) (wr
 		c.mu.Unlock()
 	}
 	return true, nil
+}
+
+// privateRecord reports whether a stored message is a private message with
+// a room's occupant: only those are stored under a full JID (see
+// Message.Peer).
+func privateRecord(r store.Message) bool {
+	return r.Type != string(stanza.GroupChatMessage) && strings.Contains(r.Peer, "/")
+}
+
+// recordRoom returns the room a stored outgoing message goes through: the
+// room of a group chat message, or of a private message with an occupant.
+func recordRoom(r store.Message) (jid.JID, bool) {
+	if r.Type != string(stanza.GroupChatMessage) && !privateRecord(r) {
+		return jid.JID{}, false
+	}
+	peer, err := jid.Parse(r.Peer)
+	if err != nil {
+		return jid.JID{}, false
+	}
+	return peer.Bare(), true
+}
+
+// mucUserMarker is the empty muc#user element that marks a private message
+// through a room (XEP-0045 §7.5): clients SHOULD add it, and servers use it
+// to tell such messages from chats (Prosody sends no carbons of incoming
+// ones).
+func mucUserMarker() xml.TokenReader {
+	return xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: nsMUCUser, Local: "x"}})
 }
 
 // confirmSent learns that what was written up to r reached the server: with
@@ -530,7 +626,11 @@ func (c *Client) Resend(ctx context.Context, peer jid.JID, id string) error {
 			err = ErrNotConnected
 			return
 		}
-		rec, found, err = db.SetState(peer.Bare().String(), id, store.Pending, "")
+		for _, key := range peerKeys(peer) { // a private message's occupant, else the bare JID
+			if rec, found, err = db.SetState(key, id, store.Pending, ""); found || err != nil {
+				return
+			}
+		}
 	})
 	<-done
 	switch {

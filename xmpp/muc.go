@@ -839,6 +839,13 @@ func (c *Client) SendRoomMessage(ctx context.Context, room jid.JID, body string)
 	if body == "" {
 		return "", errors.New("xmpp: empty message")
 	}
+	return c.sendInRoom(ctx, room, OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
+}
+
+// sendInRoom sends m through room: a group chat message, or a private
+// message to one of its occupants. With a store it waits in the outbox
+// until the client is in the room on the live session.
+func (c *Client) sendInRoom(ctx context.Context, room jid.JID, m OutgoingMessage) (string, error) {
 	c.mu.Lock()
 	r, ok := c.rooms[room.String()]
 	l := c.link
@@ -850,9 +857,9 @@ func (c *Client) SendRoomMessage(ctx context.Context, room jid.JID, body string)
 	case c.opts.store == nil && !ready:
 		return "", fmt.Errorf("xmpp: send to room %s: not in it on this session yet: %w", room, ErrNotConnected)
 	case c.opts.store == nil:
-		return c.Send(ctx, OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
+		return c.send(ctx, m)
 	}
-	rec, err := c.storeOutgoing(OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
+	rec, err := c.storeOutgoing(m)
 	if err != nil {
 		return "", err
 	}
@@ -869,10 +876,10 @@ func (c *Client) SendRoomMessage(ctx context.Context, room jid.JID, body string)
 	return rec.OriginID, nil
 }
 
-// failRoomOutbox fails the messages to room that wait in the outbox, with
-// why: the client is no longer in the room, so nothing would send them
-// (the session's outbox flush leaves group chat messages to the room's
-// join), and they would show "sending" for ever. It runs on the store
+// failRoomOutbox fails the messages to room (and the private messages to
+// its occupants) that wait in the outbox, with why: the client is no longer
+// in the room, so nothing would send them (the session's outbox flush
+// leaves them to the room's join), and they would show "sending" for ever. It runs on the store
 // writer, after what is queued already: a message stored after it (typed
 // after a new JoinRoom of the room) is not touched. Safe under c.mu.
 func (c *Client) failRoomOutbox(room jid.JID, why error) {
@@ -889,7 +896,7 @@ func (c *Client) failRoomOutbox(room jid.JID, why error) {
 			return
 		}
 		for _, rec := range pending {
-			if rec.Peer != room.String() || rec.Type != string(stanza.GroupChatMessage) {
+			if via, ok := recordRoom(rec); !ok || !via.Equal(room) {
 				continue
 			}
 			id := rec.OriginID
@@ -902,7 +909,8 @@ func (c *Client) failRoomOutbox(room jid.JID, why error) {
 				continue
 			}
 			if moved {
-				c.events.push(MessageStateChanged{ID: id, Peer: room, State: DeliveryFailed, Err: why})
+				peer, _ := jid.Parse(rec.Peer) // the room, or the occupant of a private message
+				c.events.push(MessageStateChanged{ID: id, Peer: peer, State: DeliveryFailed, Err: why})
 			}
 		}
 	})
@@ -1309,8 +1317,9 @@ func (c *Client) scheduleRejoinLocked(r *roomState) {
 	}()
 }
 
-// flushRoomOutbox writes the messages to room that wait in the outbox, in
-// order, when the client is in the room on l: they are held back from the
+// flushRoomOutbox writes the messages to room (and the private messages to
+// its occupants) that wait in the outbox, in order, when the client is in
+// the room on l: they are held back from the
 // session's outbox flush until the room is joined (a room refuses messages
 // from non-occupants). Each is written once per session (writeMessage), so
 // flushes that overlap (a join's and SendRoomMessage's) send nothing twice.
@@ -1336,8 +1345,8 @@ func (c *Client) flushRoomOutbox(ctx context.Context, l *link, room jid.JID) {
 	}
 	var sent []store.Message
 	for _, rec := range pending {
-		if rec.Peer != room.String() || rec.Type != string(stanza.GroupChatMessage) {
-			continue
+		if via, ok := recordRoom(rec); !ok || !via.Equal(room) {
+			continue // (private messages to its occupants go too)
 		}
 		wrote, err := c.writeMessage(ctx, l, rec)
 		if err != nil {

@@ -106,9 +106,10 @@ func (c *Client) isNoticeSender(from jid.JID) bool {
 // it. A normal message is a notice only from the server, broadcast.DOMAIN
 // or a notifier account: many clients send chats as type normal (or with
 // no type, which means normal), so a normal message from a person is a chat.
-// Chat and groupchat messages are never notices.
+// Chat and groupchat messages are never notices, nor are private messages
+// through a room (Message.Private), of whatever type.
 func (c *Client) isNotice(m Message) bool {
-	if m.Outgoing {
+	if m.Outgoing || m.Private {
 		return false
 	}
 	switch m.Type {

@@ -2,7 +2,9 @@
 // holding the chat history, its search indexes, the roster cache (for
 // XEP-0237 roster versioning), an inbox of notices and a few bookmarks (the
 // archive catch-up cursor). It knows nothing of XMPP libraries or the UI:
-// JIDs are plain strings, and callers pass bare JIDs.
+// JIDs are plain strings, and callers pass bare JIDs (a conversation of
+// private messages with a group chat room's occupant is the one kept under
+// a full JID, room@service/nick).
 //
 // # Driver
 //

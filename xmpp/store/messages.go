@@ -47,7 +47,7 @@ func (s State) String() string {
 // Message is one stored chat message.
 type Message struct {
 	Seq      int64     // rowid, set by the store: Time in µs, made unique (see the package doc)
-	Peer     string    // bare JID of the other party of the conversation
+	Peer     string    // bare JID of the other party of the conversation (a room occupant's full JID for private messages)
 	Dir      Direction // Incoming or Outgoing
 	Resource string    // the peer's resource (incoming) or the own sending resource (outgoing), may be ""
 	ID       string    // stanza id attribute
