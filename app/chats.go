@@ -76,6 +76,10 @@ func (c *controller) jumpTo(peer jid.JID, seq int64, room bool) {
 
 // displayName is the roster name, else the user part of the address.
 func (w *chatWindows) displayName(bare jid.JID) string {
+	if nick := bare.Resourcepart(); nick != "" {
+		// A private chat with a room's occupant (its peer is room/nick).
+		return lang.L("{{.Nick}} ({{.Room}})", map[string]any{"Nick": nick, "Room": w.c.roomTitle(bare.Bare())})
+	}
 	if w.c.client != nil {
 		if ct, ok := w.c.client.Contact(bare); ok && ct.Name != "" {
 			return ct.Name
@@ -98,8 +102,12 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		w.chats[key] = t
 		w.tabs.Append(t.item)
 		if w.c.client != nil {
-			best, online := w.c.client.BestPresence(bare)
-			w.setHeader(t, best, online)
+			if bare.Resourcepart() != "" { // a room's occupant: no presence of their own here
+				t.view.SetHeader(w.displayName(bare), lang.L("Private chat in {{.Room}}", map[string]any{"Room": w.c.roomTitle(bare.Bare())}), "")
+			} else {
+				best, online := w.c.client.BestPresence(bare)
+				w.setHeader(t, best, online)
+			}
 			if w.c.store != nil {
 				t.view.SetHistory(&chatHistory{src: w.c.client, peer: bare, convert: w.toChat, run: w.run})
 			}
@@ -237,7 +245,7 @@ func (w *chatWindows) received(m xmpp.Message) {
 	reading := w.c.foreground && w.visible && w.tabs.Selected() == t.item && t.view.Active()
 	if !reading {
 		t.unread++
-		if w.c.main != nil {
+		if w.c.main != nil && bare.Resourcepart() == "" { // a room's occupant is no contact
 			w.c.main.roster.SetUnread(bare, t.unread)
 		}
 		w.c.refreshUnread() // with the notices

@@ -36,6 +36,8 @@ type roomView struct {
 	room   jid.JID
 	nick   string
 	joined bool
+	// onPrivate opens a private chat with an occupant.
+	onPrivate func(nick string)
 
 	occupants map[string]xmpp.Occupant
 	sorted    []xmpp.Occupant
@@ -114,6 +116,13 @@ func newRoomView(room jid.JID, nick string, chat *chatView, onRejoin func(), onN
 			box.Objects[1].(*widget.Label).SetText(roleWord(r.sorted[i].Role))
 		},
 	)
+	// Choosing someone opens a private chat with them (XEP-0045 §7.5).
+	r.people.OnSelected = func(i widget.ListItemID) {
+		r.people.UnselectAll()
+		if i < len(r.sorted) && r.sorted[i].Nick != r.nick && r.onPrivate != nil {
+			r.onPrivate(r.sorted[i].Nick)
+		}
+	}
 	r.removed = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
 	r.rejoin = widget.NewButtonWithIcon(lang.L("Rejoin"), theme.ViewRefreshIcon(), onRejoin)
 	r.banner = container.NewBorder(nil, nil, nil, container.NewCenter(r.rejoin), r.removed)
@@ -306,6 +315,11 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		t = &chatTab{peer: room}
 		t.view = newChatView(room, func(body string) { w.sendRoom(t, body) }, func(id string) { w.retry(t, id) })
 		t.room = newRoomView(room, nick, t.view, func() { w.rejoin(t) }, func(nick string) { w.changeNick(t, nick) })
+		t.room.onPrivate = func(nick string) {
+			if occupant, err := room.WithResource(nick); err == nil {
+				w.open(occupant, true)
+			}
+		}
 		t.room.joined = true
 		defer func() {
 			// Opened for a room the user is not in (a search result in a

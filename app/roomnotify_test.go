@@ -44,10 +44,7 @@ func TestRoomMentionsNotify(t *testing.T) {
 	room := srv.room("office")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bob := srv.connect(t, "bob", "phone")
-	if err := bob.JoinRoom(ctx, room, "Bob"); err != nil {
-		t.Fatalf("bob joins: %v\n%s", err, srv.Log())
-	}
+	bob := srv.inRoom(t, "bob", room, "Bob")
 	db, err := store.Open(filepath.Join(t.TempDir(), "history.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -64,6 +64,18 @@ func (s *roomServer) connect(t *testing.T, user, resource string, opts ...xmpp.O
 	return client
 }
 
+// inRoom signs user in and has them join room as nick.
+func (s *roomServer) inRoom(t *testing.T, user string, room jid.JID, nick string) *xmpp.Client {
+	t.Helper()
+	client := s.connect(t, user, "phone")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := client.JoinRoom(ctx, room, nick); err != nil {
+		t.Fatalf("%s joins %s: %v\n%s", user, room, err, s.Log())
+	}
+	return client
+}
+
 // roomApp is the app signed in as a user: the controller driven from the
 // test's goroutine, its background work queued (Fyne's test driver does
 // not serialise fyne.Do), and the events of other clients drained.
@@ -478,12 +490,7 @@ func TestRoomDirectoryStates(t *testing.T) {
 func TestRoomJoinShortcutNickAndSignOut(t *testing.T) {
 	srv := startRoomServer(t)
 	room := srv.room("office")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	bob := srv.connect(t, "bob", "phone")
-	if err := bob.JoinRoom(ctx, room, "Bob"); err != nil {
-		t.Fatalf("bob joins: %v\n%s", err, srv.Log())
-	}
+	bob := srv.inRoom(t, "bob", room, "Bob")
 	bobEvents := bob.Events()
 	client := srv.connect(t, "alice", "desktop", xmpp.WithAutojoin())
 	a := newRoomApp(t, client, "alice@"+srv.Domain)
@@ -631,10 +638,7 @@ func TestRoomTabFollowsTheRoom(t *testing.T) {
 	room := srv.room("office")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bob := srv.connect(t, "bob", "phone")
-	if err := bob.JoinRoom(ctx, room, "Bob"); err != nil {
-		t.Fatalf("bob joins: %v\n%s", err, srv.Log())
-	}
+	bob := srv.inRoom(t, "bob", room, "Bob")
 	client := srv.connect(t, "alice", "desktop")
 	a := newRoomApp(t, client, "alice@"+srv.Domain, bob)
 	c := a.c
@@ -692,5 +696,80 @@ func TestDescribeSendError(t *testing.T) {
 	}
 	if got := describeJoinError(&xmpp.RoomError{Condition: "service-unavailable"}); got != "The room refused: the service is not available" {
 		t.Errorf("a room's other refusal: %q", got)
+	}
+}
+
+// TestRoomPrivateChat: choosing an occupant in the room's list opens a
+// private chat with them (XEP-0045 §7.5), named after the nick and the
+// room; what is said there goes to that occupant only, and the answer
+// comes back to that tab, never into the room's.
+func TestRoomPrivateChat(t *testing.T) {
+	srv := startRoomServer(t)
+	room := srv.room("office")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bob := srv.inRoom(t, "bob", room, "Bob")
+	bobEvents := bob.Events()
+	client := srv.connect(t, "alice", "desktop")
+	a := newRoomApp(t, client, "alice@"+srv.Domain)
+	c := a.c
+	if err := client.JoinRoom(ctx, room, "Alice"); err != nil {
+		t.Fatal(err)
+	}
+	var tab *chatTab
+	a.until("the room's tab with Bob in it", func() bool {
+		tab = c.roomTab(room)
+		return tab != nil && len(tab.room.sorted) == 2
+	})
+	bobAt := -1
+	for i, o := range tab.room.sorted {
+		if o.Nick == "Bob" {
+			bobAt = i
+		}
+	}
+	tab.room.people.OnSelected(bobAt)
+	occupant := jid.MustParse(room.String() + "/Bob")
+	pm := c.chats.chats[occupant.String()]
+	if pm == nil || pm.room != nil || pm.item.Text != "Bob (office)" || c.chats.tabs.Selected() != pm.item {
+		t.Fatalf("choosing Bob opened %+v", pm)
+	}
+	if pm.view.status.Text != "Private chat in office" {
+		t.Fatalf("the private chat's header says %q", pm.view.status.Text)
+	}
+	test.Type(pm.view.entry, "悄悄话")
+	pm.view.entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	a.q.flush()
+	var got xmpp.MessageReceived
+	a.until("Bob gets the private message", func() bool {
+		for {
+			select {
+			case e := <-bobEvents:
+				if m, ok := e.(xmpp.MessageReceived); ok && m.Body == "悄悄话" {
+					got = m
+					return true
+				}
+			default:
+				return false
+			}
+		}
+	})
+	if !got.Private || got.From.String() != room.String()+"/Alice" {
+		t.Fatalf("bob got %+v", got.Message)
+	}
+	if _, err := bob.SendMessage(ctx, jid.MustParse(room.String()+"/Alice"), "收到"); err != nil {
+		t.Fatal(err)
+	}
+	a.until("the answer in the private tab", func() bool {
+		for _, m := range pm.view.msgs {
+			if m.Body == "收到" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, m := range tab.view.msgs {
+		if m.Body == "收到" || m.Body == "悄悄话" {
+			t.Fatalf("the private chat shows in the room's tab: %+v", m)
+		}
 	}
 }
