@@ -337,10 +337,7 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		w.tabs.Append(t.item)
 		if w.c.client != nil {
 			t.room.setOccupants(w.c.client.Occupants(room))
-			for _, r := range w.c.client.Rooms() {
-				if !r.JID.Equal(room) {
-					continue
-				}
+			if r, ok := w.c.coreRoom(room); ok {
 				if t.room.nick == "" {
 					t.room.setNick(r.Nick)
 				}

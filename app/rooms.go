@@ -136,10 +136,8 @@ func (c *controller) roomTitle(room jid.JID) string {
 	if bm, ok := c.bookmarks.get(room); ok && strings.TrimSpace(bm.Name) != "" {
 		return strings.TrimSpace(bm.Name)
 	}
-	if c.client != nil {
-		if name := strings.TrimSpace(c.client.RoomName(room)); name != "" {
-			return name
-		}
+	if r, _ := c.coreRoom(room); strings.TrimSpace(r.Name) != "" {
+		return strings.TrimSpace(r.Name)
 	}
 	return room.Localpart()
 }
@@ -293,42 +291,33 @@ func (w *chatWindows) retitleRooms() {
 	}
 }
 
+// coreRoom is the core's view of room, when it is in the room or getting
+// (back) in.
+func (c *controller) coreRoom(room jid.JID) (xmpp.Room, bool) {
+	if c.client == nil {
+		return xmpp.Room{}, false
+	}
+	return c.client.Room(room)
+}
+
 // roomJoinedNow reports whether the client is in room.
 func (c *controller) roomJoinedNow(room jid.JID) bool {
-	if c.client == nil {
-		return false
-	}
-	for _, r := range c.client.Rooms() {
-		if r.JID.Equal(room.Bare()) {
-			return r.Joined
-		}
-	}
-	return false
+	r, _ := c.coreRoom(room)
+	return r.Joined
 }
 
 // roomHeld reports whether the core is in room or getting back in
 // (joining, rejoining after a drop).
 func (c *controller) roomHeld(room jid.JID) bool {
-	if c.client == nil {
-		return false
-	}
-	for _, r := range c.client.Rooms() {
-		if r.JID.Equal(room.Bare()) {
-			return true
-		}
-	}
-	return false
+	_, ok := c.coreRoom(room)
+	return ok
 }
 
 // joinedNick is the nick the room gave the user (it may differ from the one
 // asked for: a registered nick, or the server's normalisation), else asked.
 func (c *controller) joinedNick(room jid.JID, asked string) string {
-	if c.client != nil {
-		for _, r := range c.client.Rooms() {
-			if r.JID.Equal(room.Bare()) && r.Nick != "" {
-				return r.Nick
-			}
-		}
+	if r, _ := c.coreRoom(room); r.Nick != "" {
+		return r.Nick
 	}
 	return asked
 }
@@ -428,12 +417,8 @@ func (c *controller) roomMenu(room jid.JID, at fyne.Position) {
 
 // roomNick is the nick the user has in room, else the default one.
 func (c *controller) roomNick(room jid.JID) string {
-	if c.client != nil {
-		for _, r := range c.client.Rooms() {
-			if r.JID.Equal(room) {
-				return r.Nick
-			}
-		}
+	if r, ok := c.coreRoom(room); ok {
+		return r.Nick
 	}
 	return c.defaultNick(room)
 }

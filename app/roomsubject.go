@@ -30,26 +30,16 @@ func (w *chatWindows) mayEditSubject(t *chatTab) bool {
 	case ok && own.Role == "visitor":
 		return false
 	}
-	if w.c.client != nil {
-		for _, r := range w.c.client.Rooms() {
-			if r.JID.Equal(t.peer) && r.SubjectKnown {
-				return r.SubjectOpen
-			}
-		}
+	if r, _ := w.c.coreRoom(t.peer); r.SubjectKnown {
+		return r.SubjectOpen
 	}
 	return true // the room did not say: try, and show its answer
 }
 
 // roomSubjectNow is the room's current subject as the core knows it.
 func (c *controller) roomSubjectNow(t *chatTab) string {
-	if c.client != nil {
-		for _, r := range c.client.Rooms() {
-			if r.JID.Equal(t.peer) {
-				return r.Subject
-			}
-		}
-	}
-	return ""
+	r, _ := c.coreRoom(t.peer)
+	return r.Subject
 }
 
 // subjectEditor is the dialog that changes a room's subject.

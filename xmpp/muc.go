@@ -409,7 +409,7 @@ func (c *Client) JoinRoom(ctx context.Context, room jid.JID, nick string, opts .
 			return fmt.Errorf("xmpp: create room %s: %w", room, err)
 		}
 		// Only now can the room say what it is (for RoomNotify).
-		if info, err := c.roomFeatures(ctx, l, room); err == nil {
+		if info, err := discoRoom(ctx, l.sess, room); err == nil {
 			c.noteRoomInfo(r, info)
 		}
 	}
@@ -459,7 +459,7 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 		}
 		return joinResult{}, err
 	}
-	info, infoErr := c.roomFeatures(ctx, l, r.room)
+	info, infoErr := discoRoom(ctx, l.sess, r.room)
 	if infoErr != nil && (l.isDone() || ctx.Err() != nil) {
 		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, infoErr))
 	}
@@ -779,7 +779,7 @@ func (c *Client) Rooms() []Room {
 	c.mu.Lock()
 	out := make([]Room, 0, len(c.rooms))
 	for _, r := range c.rooms {
-		out = append(out, Room{JID: r.room, Name: r.name, SubjectOpen: r.subjectOpen, SubjectKnown: r.subjectKnown, Nick: r.nick, Subject: r.subject, Joined: r.joined})
+		out = append(out, r.public())
 	}
 	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].JID.String() < out[j].JID.String() })
@@ -789,15 +789,34 @@ func (c *Client) Rooms() []Room {
 	return out
 }
 
+// Room returns one of Rooms: the client's view of room, if it is in the
+// room or getting (back) in.
+func (c *Client) Room(room jid.JID) (Room, bool) {
+	c.mu.Lock()
+	r, ok := c.rooms[room.Bare().String()]
+	var out Room
+	if ok {
+		out = r.public()
+	}
+	c.mu.Unlock()
+	if !ok {
+		return Room{}, false
+	}
+	out.Notify = c.RoomNotify(out.JID)
+	return out, true
+}
+
+// public is what Rooms reports of r (without Notify); under c.mu.
+func (r *roomState) public() Room {
+	return Room{JID: r.room, Name: r.name, SubjectOpen: r.subjectOpen, SubjectKnown: r.subjectKnown,
+		Nick: r.nick, Subject: r.subject, Joined: r.joined}
+}
+
 // RoomName returns the name a room the client is in gave itself in its
 // disco#info (known once joined), or "".
 func (c *Client) RoomName(room jid.JID) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r, ok := c.rooms[room.Bare().String()]; ok {
-		return r.name
-	}
-	return ""
+	r, _ := c.Room(room)
+	return r.Name
 }
 
 // Occupants returns who is in a joined room (the own occupant included),

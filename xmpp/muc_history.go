@@ -39,12 +39,8 @@ type roomInfo struct {
 	subjectKnown bool
 }
 
-// roomFeatures asks the room what it supports (XEP-0045 §6.4).
-func (c *Client) roomFeatures(ctx context.Context, l *link, room jid.JID) (roomInfo, error) {
-	return discoRoom(ctx, l.sess, room)
-}
-
-// discoRoom asks a room about itself (disco#info, XEP-0045 §6.4).
+// discoRoom asks a room about itself and what it supports (disco#info,
+// XEP-0045 §6.4).
 func discoRoom(ctx context.Context, sess *mxmpp.Session, room jid.JID) (roomInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
