@@ -90,7 +90,11 @@ func newMainWindow(c *controller) *mainWindow {
 	m.status = &widget.Entry{PlaceHolder: lang.L("What are you doing?")}
 	m.show = widget.NewSelect(statusChoices(), nil)
 	m.show.SetSelectedIndex(0)
-	m.show.OnChanged = func(string) { m.applyStatus() }
+	c.tray.setStatus(m.show.Selected) // a new sign-in starts available
+	m.show.OnChanged = func(choice string) {
+		c.tray.setStatus(choice)
+		m.applyStatus()
+	}
 	m.status.OnSubmitted = func(string) { m.applyStatus() }
 	me := widget.NewLabelWithStyle(c.account.JID, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	m.searchButton = &widget.Button{Text: lang.L("Search messages"), Icon: theme.SearchIcon(), Importance: widget.LowImportance, OnTapped: m.searchMessages}

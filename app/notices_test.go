@@ -479,3 +479,42 @@ func TestNoticeTitle(t *testing.T) {
 		}
 	}
 }
+
+// TestTrayStatusTicked: the tray's Status submenu ticks the current status,
+// whether it was chosen there, in the contacts window or by going away
+// when idle.
+func TestTrayStatusTicked(t *testing.T) {
+	f := newNoticeFixture(t)
+	ticked := func() []string {
+		var on []string
+		for _, it := range f.c.tray.status.ChildMenu.Items {
+			if it.Checked {
+				on = append(on, it.Label)
+			}
+		}
+		return on
+	}
+	check := func(when string, want string) {
+		t.Helper()
+		if got := ticked(); len(got) != 1 || got[0] != want {
+			t.Fatalf("%s: the tray ticks %q, want only %q", when, got, want)
+		}
+	}
+	check("at sign-in", "Available")
+	// Chosen in the tray.
+	for _, it := range f.c.tray.status.ChildMenu.Items {
+		if it.Label == "Do not disturb" {
+			it.Action()
+		}
+	}
+	if f.c.main.show.Selected != "Do not disturb" {
+		t.Fatalf("the tray's choice did not reach the window: %q", f.c.main.show.Selected)
+	}
+	check("chosen in the tray", "Do not disturb")
+	// Chosen in the contacts window.
+	f.c.main.show.SetSelected("Appear offline")
+	check("chosen in the window", "Appear offline")
+	// Set by going away when idle.
+	f.c.main.setShowQuietly("Away")
+	check("idle", "Away")
+}

@@ -89,6 +89,8 @@ type tray struct {
 	app    desktop.App
 	menu   *fyne.Menu
 	unread *fyne.MenuItem
+	// status is the Status submenu, the current one ticked.
+	status *fyne.MenuItem
 	// notices opens the notices inbox, with its unread count.
 	notices      *fyne.MenuItem
 	noticesShown int
@@ -108,13 +110,16 @@ func newTray(c *controller) *tray {
 	t.unread.Disabled = true
 	status := fyne.NewMenuItem(lang.L("Status"), nil)
 	status.ChildMenu = fyne.NewMenu("")
-	for _, choice := range statusChoices() {
-		status.ChildMenu.Items = append(status.ChildMenu.Items, fyne.NewMenuItem(choice, func() {
+	for i, choice := range statusChoices() {
+		item := fyne.NewMenuItem(choice, func() {
 			if c.main != nil {
 				c.main.show.SetSelected(choice)
 			}
-		}))
+		})
+		item.Checked = i == 0
+		status.ChildMenu.Items = append(status.ChildMenu.Items, item)
 	}
+	t.status = status
 	t.notices = fyne.NewMenuItem(lang.L("Notices"), c.showNoticesInbox)
 	t.menu = fyne.NewMenu("Magpie",
 		fyne.NewMenuItem(lang.L("Show Magpie"), c.showMain),
@@ -145,6 +150,23 @@ func (t *tray) setUnread(n int) {
 		t.app.SetSystemTrayIcon(t.badged)
 	}
 	t.menu.Refresh()
+}
+
+// setStatus ticks choice in the Status submenu, whoever chose it (the
+// contacts window, the tray, or going away when idle).
+func (t *tray) setStatus(choice string) {
+	if t == nil {
+		return
+	}
+	changed := false
+	for _, it := range t.status.ChildMenu.Items {
+		if on := it.Label == choice; it.Checked != on {
+			it.Checked, changed = on, true
+		}
+	}
+	if changed {
+		t.menu.Refresh()
+	}
 }
 
 // setNotices shows the unread notices on the menu's Notices entry.
