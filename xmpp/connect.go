@@ -38,6 +38,10 @@ type link struct {
 
 	sendMu  sync.Mutex      // keeps outgoing messages in order
 	written map[string]bool // origin-ids of messages written on this session (under sendMu)
+	// bounced are origin-ids of room messages written on this session that
+	// their room refused (not-acceptable): written again after the rejoin
+	// (under Client.mu).
+	bounced map[string]bool
 }
 
 // activityConn records when bytes last arrived, so the keep-alive pings only

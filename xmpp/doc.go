@@ -74,7 +74,9 @@
 // restarting service is retried with growing pauses, only a definite
 // refusal gives the room up. One join of a room runs at a time, and none
 // sends its presence after LeaveRoom. Messages typed while a room is
-// rejoined wait in the outbox and go out once it is back; they fail
+// rejoined wait in the outbox and go out once it is back, as does a message
+// the room refused with not-acceptable (written again as the same message,
+// not reported failed); they fail
 // (MessageStateChanged with DeliveryFailed and Err) if the room is given
 // up. A room left with LeaveRoom is not autojoined again after a reconnect
 // of the same Client (WithAutojoin). The history comes from the

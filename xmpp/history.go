@@ -34,7 +34,9 @@ const (
 
 // MessageStateChanged reports that an outgoing message moved on: the server
 // acknowledged it (DeliverySent) or the recipient's client confirmed it
-// (DeliveryDelivered). A bounce is reported as MessageFailed. DeliveryFailed
+// (DeliveryDelivered). A bounce is reported as MessageFailed, except a
+// room's not-acceptable: the client rejoins and sends the message again
+// (it goes back to pending in the store). DeliveryFailed
 // with Err comes from the client itself: a group chat message (or a private
 // message to an occupant) that can no longer be sent because the client is
 // out of the room (left, refused, kicked); Err says why (also stored as the

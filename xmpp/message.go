@@ -308,6 +308,9 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 	case stanza.GroupChatMessage:
 		c.onRoomMessage(w, m, false)
 	case stanza.ErrorMessage:
+		if c.roomBounced(m.From, m.ID, w.Error) {
+			return
+		}
 		fail := MessageFailed{ID: m.ID, To: m.From, Err: &StanzaError{Condition: "undefined-condition"}}
 		if w.Error != nil {
 			fail.Err = &StanzaError{Condition: string(w.Error.Condition), Type: string(w.Error.Type), Text: errorText(*w.Error)}
@@ -504,7 +507,7 @@ func (c *Client) storeOutgoing(m OutgoingMessage) (store.Message, error) {
 // writeMessage writes a stored outgoing message on l, once per session.
 // Hold l.sendMu.
 func (c *Client) writeMessage(ctx context.Context, l *link, r store.Message) (wrote bool, err error) {
-	if l.written[r.OriginID] {
+	if l.written[r.OriginID] && !c.takeBounced(l, r.OriginID) {
 		return false, nil
 	}
 	to, err := jid.Parse(r.Peer)

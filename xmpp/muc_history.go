@@ -12,6 +12,8 @@ import (
 	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
+
+	"magpie/xmpp/store"
 )
 
 // Room history from the room's archive (XEP-0313 addressed to the room).
@@ -176,6 +178,72 @@ func (c *Client) onRoomArchiveResult(w wireMessage) bool {
 		m.Time = d.Stamp
 	}
 	c.onRoomMessage(inner, m, true)
+	return true
+}
+
+// roomBounced handles a room's not-acceptable answer to an own message
+// (XEP-0410: the room no longer counts the client as an occupant, e.g. its
+// service restarted). The room did not take the message, so it does not
+// fail: it goes back to pending and is written again, as the same message,
+// once the rejoin that onRoomError starts lets the client back in; if the
+// room is given up instead, it fails with the room's outbox. Reports
+// whether it handled the error: not for a room the client no longer
+// holds, without a store, or for a message the store does not hold.
+func (c *Client) roomBounced(from jid.JID, id string, se *stanza.Error) bool {
+	if se == nil || se.Condition != stanza.NotAcceptable || id == "" || from.Resourcepart() != "" || c.opts.store == nil {
+		return false
+	}
+	c.mu.Lock()
+	_, held := c.rooms[from.String()]
+	l := c.link
+	c.mu.Unlock()
+	if !held || l == nil {
+		return false
+	}
+	// The state moves back before the rejoin starts, so the rejoin's
+	// outbox flush finds it pending (a stream management ack or ping may
+	// have marked it sent already: through failed, the way Resend goes).
+	found := false
+	done := make(chan struct{})
+	c.store.do(func(db *store.DB) {
+		defer close(done)
+		if db == nil {
+			return
+		}
+		m, ok, err := db.SetState(from.String(), id, store.Failed, "not-acceptable")
+		if err != nil || !ok || m.Dir != store.Outgoing {
+			return
+		}
+		if _, ok, err = db.SetState(from.String(), id, store.Pending, ""); err != nil || !ok {
+			c.log.Error("store delivery state", "err", err)
+			return
+		}
+		found = true
+	})
+	<-done
+	if !found {
+		return false
+	}
+	c.mu.Lock()
+	if l.bounced == nil {
+		l.bounced = map[string]bool{}
+	}
+	l.bounced[id] = true
+	c.mu.Unlock()
+	c.log.Debug("room refused a message: rejoining, then sending it again", "room", from, "id", id)
+	c.onRoomError(from, se)
+	return true
+}
+
+// takeBounced reports whether l's room refused the message id (see
+// roomBounced), once: it is then written again.
+func (c *Client) takeBounced(l *link, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !l.bounced[id] {
+		return false
+	}
+	delete(l.bounced, id)
 	return true
 }
 

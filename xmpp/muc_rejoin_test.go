@@ -3,6 +3,7 @@ package xmpp
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"magpie/xmpp/store"
 
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
 )
 
 // Joins, rejoins and the room outbox under the races a user meets: a leave
@@ -443,4 +445,66 @@ func TestAutojoinSkipsLeftRoom(t *testing.T) {
 
 	_, laptopEv := onlineAs(t, srv, "alice", WithResource("laptop"), WithAutojoin())
 	waitFor(t, laptopEv, 10*time.Second, func(e RoomJoined) bool { return e.Room.Equal(left) })
+}
+
+// TestRoomBounceResent: a message the room refused with not-acceptable
+// (XEP-0410: the room had forgotten the client, as after its service
+// restarted) does not fail: the client rejoins and sends it again, as the
+// same message, and it reaches the room once. Prosody forgets an occupant
+// only when the room service restarts, so the message is one written on
+// the session that the room never took, and the room's refusal is fed in
+// directly, as in TestRoomRejoinInSession; the rejoin and the resent
+// message go through Prosody.
+func TestRoomBounceResent(t *testing.T) {
+	t.Parallel()
+	srv, service := startMUCProsody(t)
+	room := jid.MustParse("bounce@" + service)
+	dbA := openStore(t)
+	alice, aliceEv := online(t, srv, "alice", WithStore(dbA))
+	bob, bobEv := online(t, srv, "bob", WithStore(openStore(t)))
+	joinAll(t, srv, room, []*Client{alice, bob}, "Alice", "Bob")
+	const wait = 10 * time.Second
+	const body = "被退回的消息 bounced"
+
+	l := alice.currentLink()
+	l.sendMu.Lock()
+	rec, err := alice.storeOutgoing(OutgoingMessage{To: room, Body: body, Type: stanza.GroupChatMessage})
+	if err == nil {
+		l.written[rec.OriginID] = true
+	}
+	l.sendMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stream management ack may have marked it sent before the refusal.
+	alice.setDelivery(room, rec.OriginID, DeliverySent, "")
+	alice.store.barrier()
+
+	mark, bobMark := aliceEv.mark(), bobEv.mark()
+	alice.onMessage(wireMessage{From: room.String(), Type: "error", ID: rec.OriginID, Error: &stanzaErrorNotAcceptable}, nil)
+	waitFrom(t, aliceEv, mark, wait, func(e RoomJoined) bool { return e.Rejoin && e.Room.Equal(room) })
+	waitFrom(t, bobEv, bobMark, wait, func(e RoomMessage) bool { return e.Body == body })
+	// The room's echo marks it sent again.
+	waitFrom(t, aliceEv, mark, wait, func(e MessageStateChanged) bool { return e.ID == rec.OriginID && e.State == DeliverySent })
+
+	// Once more through the room, so that a second copy would be here.
+	talk(t, room, "after", 1, []*Client{bob}, []*recorder{bobEv})
+	waitFrom(t, aliceEv, mark, wait, func(e RoomMessage) bool { return e.Body == "after 1" })
+	if n := countEvents(bobEv, bobMark, func(e RoomMessage) bool { return e.Body == body }); n != 1 {
+		t.Fatalf("Bob got the resent message %d times, want once", n)
+	}
+	if n := countEvents(aliceEv, mark, func(e MessageFailed) bool { return e.ID == rec.OriginID }) +
+		countEvents(aliceEv, mark, func(e MessageStateChanged) bool { return e.ID == rec.OriginID && e.State == DeliveryFailed }); n != 0 {
+		t.Fatal("the refused message was reported failed")
+	}
+	alice.store.barrier()
+	if got, want := bodies(t, dbA, room.String()), []string{">" + body, "<after 1"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("stored %q, want %q", got, want)
+	}
+	if m, ok, err := dbA.SetState(room.String(), rec.OriginID, store.Sent, ""); err != nil || !ok || m.State != store.Sent {
+		t.Fatalf("the resent message is stored as %v (%v, %v), want sent", m.State, ok, err)
+	}
+	if out, err := alice.Outbox(); err != nil || len(out) != 0 {
+		t.Fatalf("outbox after the resend: %+v, %v", out, err)
+	}
 }
