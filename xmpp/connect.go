@@ -449,6 +449,18 @@ func bindResource(s *mxmpp.Session, origin jid.JID) (jid.JID, error) {
 	return bound, nil
 }
 
+// linkLost reports whether err, from a request on l, means that l is gone:
+// l has ended, or the socket failed under the write before the receive
+// loop noticed. A caller's own deadline or cancellation is not a loss.
+func linkLost(l *link, err error) bool {
+	if l.isDone() {
+		return true
+	}
+	var ne net.Error
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) ||
+		(errors.As(err, &ne) && !ne.Timeout())
+}
+
 func isNetworkError(err error) bool {
 	var ne net.Error
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||

@@ -454,7 +454,7 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 	}
 	fail := func(err error) (joinResult, error) {
 		clear()
-		if l.isDone() {
+		if linkLost(l, err) {
 			err = fmt.Errorf("xmpp: join room %s: connection lost: %w", r.room, ErrNotConnected)
 		}
 		return joinResult{}, err
@@ -1427,6 +1427,9 @@ func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) erro
 	}
 	if err := sess.Send(ctx, stanza.Presence{To: to}.Wrap(capsElement())); err != nil {
 		forget()
+		if linkLost(l, err) {
+			return fmt.Errorf("xmpp: change nick in %s: connection lost: %w", room, ErrNotConnected)
+		}
 		return fmt.Errorf("xmpp: change nick in %s: %w", room, err)
 	}
 	select {

@@ -1,10 +1,15 @@
 package xmpp
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -158,5 +163,34 @@ func TestAccountStore(t *testing.T) {
 	}
 	if _, err := s.List(); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("damaged file: %v", err)
+	}
+}
+
+// TestLinkLost: a write that failed on a closed or reset socket means the
+// link is gone (ErrNotConnected for the caller) even before the receive
+// loop has ended the link; the caller's own deadline does not.
+func TestLinkLost(t *testing.T) {
+	live, ended := &link{done: make(chan struct{})}, &link{done: make(chan struct{})}
+	close(ended.done)
+	a, b := net.Pipe()
+	a.Close()
+	_, pipeErr := b.Write([]byte("x"))
+	for i, tc := range []struct {
+		l    *link
+		err  error
+		want bool
+	}{
+		0: {live, &net.OpError{Op: "write", Net: "tcp", Err: net.ErrClosed}, true}, // "use of closed network connection"
+		1: {live, fmt.Errorf("xmpp: %w", &net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}), true},
+		2: {live, pipeErr, true},
+		3: {live, context.DeadlineExceeded, false},
+		4: {live, context.Canceled, false},
+		5: {live, &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}, false},
+		6: {live, errors.New("xmpp: some stanza error"), false},
+		7: {ended, context.DeadlineExceeded, true},
+	} {
+		if got := linkLost(tc.l, tc.err); got != tc.want {
+			t.Errorf("%d: linkLost(%v) = %v, want %v", i, tc.err, got, tc.want)
+		}
 	}
 }
