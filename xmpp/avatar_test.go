@@ -178,7 +178,7 @@ func testAvatarPEP(t *testing.T, srv *prosodytest.Server, private bool) {
 	bob, be := online(t, srv, "bob", WithStore(bobDB))
 	follow(t, bob, alice, ae)
 	follow(t, alice, bob, be)
-	ctx := ctxT(t)
+	ctx := ctxLong(t)
 	// PEP subscriptions follow presence: wait until each sees the other.
 	waitFor(t, be, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(alice.Account()) && e.Available() })
 	waitFor(t, ae, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })

@@ -92,12 +92,14 @@ func TestResumeAfterCut(t *testing.T) {
 	waitConversation(t, "alice", aliceDB, bob.Account().String(), []string{">a1", "<b1"})
 
 	mark := ae.mark()
-	proxy.Cut()
+	proxy.Down() // (not Cut: she must not get back before the three are sent)
 	waitFrom(t, ae, mark, 5*time.Second, func(e StateChanged) bool { return e.State == Reconnecting })
 	send(bob, alice, "b2") // held by the server for alice's hibernating session
 	send(alice, bob, "a2") // waits in alice's outbox
 	send(bob, alice, "b3")
-	waitFrom(t, ae, mark, 10*time.Second, func(e StateChanged) bool { return e.State == Online })
+	waitConversation(t, "bob", bobDB, alice.Account().String(), []string{"<a1", ">b1", ">b2", ">b3"})
+	proxy.Up()
+	waitFrom(t, ae, mark, 15*time.Second, func(e StateChanged) bool { return e.State == Online })
 	if !alice.linkResumed() {
 		t.Fatal("the stream was not resumed")
 	}
@@ -123,7 +125,7 @@ func TestServerRestartMidConversation(t *testing.T) {
 	aliceDB, bobDB := openStore(t), openStore(t)
 	alice, ae := online(t, srv, "alice", WithStore(aliceDB))
 	bob, be := online(t, srv, "bob", WithStore(bobDB))
-	ctx := ctxT(t)
+	ctx := ctxLong(t)
 	var want, wantBob []string
 	for i := range 5 {
 		if _, err := alice.SendMessage(ctx, bob.Account(), "a"+strconv.Itoa(i)); err != nil {

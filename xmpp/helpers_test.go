@@ -111,6 +111,15 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// ctxLong is ctxT for a test that runs many steps on one context (sign-ins,
+// a server restart, several waits): ten seconds for all of them is too
+// tight on a loaded machine.
+func ctxLong(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // netProxy forwards TCP to a server and plays a failing network: after
 // Freeze it keeps the connections open but passes nothing, like a path that
 // died without a reset (the case only a keep-alive detects); after Down it
@@ -119,7 +128,7 @@ func ctxT(t *testing.T) context.Context {
 type netProxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
-	frozen bool
+	frozen map[net.Conn]bool // connections Freeze stopped
 	down   bool
 	conns  []net.Conn
 }
@@ -168,7 +177,7 @@ func (p *netProxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			frozen := p.frozen
+			frozen := p.frozen[src] || p.frozen[dst]
 			p.mu.Unlock()
 			if !frozen {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -184,10 +193,20 @@ func (p *netProxy) pipe(dst, src net.Conn) {
 
 func (p *netProxy) Addr() string { return p.ln.Addr().String() }
 
-// Freeze stops all forwarding on existing connections and refuses nothing
-// new (new connections work again after Thaw).
-func (p *netProxy) Freeze() { p.mu.Lock(); p.frozen = true; p.mu.Unlock() }
-func (p *netProxy) Thaw()   { p.mu.Lock(); p.frozen = false; p.mu.Unlock() }
+// Freeze stops all forwarding on the connections that exist now, dropping
+// what they carry, like a link that died without a reset; new connections
+// (the client's reconnect) work.
+func (p *netProxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frozen = map[net.Conn]bool{}
+	for _, c := range p.conns {
+		p.frozen[c] = true
+	}
+}
+
+// Thaw lets the frozen connections carry data again.
+func (p *netProxy) Thaw() { p.mu.Lock(); p.frozen = nil; p.mu.Unlock() }
 
 // Down cuts every connection and refuses new ones until Up.
 func (p *netProxy) Down() {
@@ -279,7 +298,9 @@ func onlineAs(t *testing.T, srv *prosodytest.Server, user string, extra ...Optio
 		t.Fatal(err)
 	}
 	r := record(c)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Generous: some tests sign in with thousands of contacts, under -race
+	// (how fast is measured by the benchmarks, not here).
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.Connect(ctx); err != nil {
 		t.Fatalf("connect %s: %v\nserver log:\n%s", user, err, srv.Log())

@@ -222,7 +222,7 @@ func TestSubscriptionHandshakeAndPresence(t *testing.T) {
 	srv := startProsody(t)
 	alice, aliceEv := online(t, srv, "alice")
 	bob, bobEv := online(t, srv, "bob")
-	ctx := ctxT(t)
+	ctx := ctxLong(t)
 
 	if err := alice.AddContact(ctx, bob.Account(), "Bob", []string{"Team"}); err != nil {
 		t.Fatal(err)

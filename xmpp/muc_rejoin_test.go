@@ -26,6 +26,23 @@ func (c *Client) roomStateOf(room jid.JID) *roomState {
 	return c.rooms[room.String()]
 }
 
+// waitRoomState waits until cond holds for room's state (read under c.mu;
+// nil while the client does not hold the room).
+func waitRoomState(t *testing.T, c *Client, room jid.JID, what string, cond func(*roomState) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c.mu.Lock()
+		ok := cond(c.rooms[room.String()])
+		c.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 // joinGate holds a client's first join, once armed, just before its join
 // presence until open is called; reached is closed when it stops there.
 // calls counts the joins that got that far.
@@ -333,7 +350,7 @@ func TestChangeNickSuperseded(t *testing.T) {
 	defer cancel()
 	firstErr, secondErr := make(chan error, 1), make(chan error, 1)
 	go func() { firstErr <- alice.ChangeNick(ctx, room, "Ally") }()
-	time.Sleep(300 * time.Millisecond)
+	waitRoomState(t, alice, room, "the first ChangeNick to wait", func(r *roomState) bool { return r != nil && r.nickWait != nil })
 	go func() { secondErr <- alice.ChangeNick(ctx, room, "Alison") }()
 	select {
 	case err := <-firstErr:
@@ -343,7 +360,7 @@ func TestChangeNickSuperseded(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("the first ChangeNick still waits after a second one replaced it")
 	}
-	time.Sleep(300 * time.Millisecond)
+	// (The second waits now: replacing the first is how it began to.)
 	proxy.Cut()
 	select {
 	case err := <-secondErr:

@@ -94,9 +94,11 @@ func TestGroupChat(t *testing.T) {
 	srv, service := startMUCProsody(t)
 	room := jid.MustParse("office@" + service)
 	dbA, dbB, dbC := openStore(t), openStore(t), openStore(t)
-	// Alice reconnects slowly, so that Bob is back in the room first and
-	// can say something she has to get from the room's history.
-	alice, aliceEv := online(t, srv, "alice", WithStore(dbA), WithBackoff(4*time.Second, 4*time.Second))
+	// Alice comes through a gate, kept shut after the restart until Bob is
+	// back in the room and has said something she has to get from the
+	// room's history.
+	gate := newNetProxy(t, srv.C2SAddr)
+	alice, aliceEv := online(t, srv, "alice", WithStore(dbA), WithServer(gate.Addr()), WithBackoff(time.Second, time.Second))
 	bob, bobEv := online(t, srv, "bob", WithStore(dbB))
 	carol, carolEv := online(t, srv, "carol", WithStore(dbC))
 	const wait = 10 * time.Second
@@ -177,11 +179,15 @@ func TestGroupChat(t *testing.T) {
 	// The server restarts: both rejoin; what Bob says before Alice is back
 	// reaches her once, from the room's history.
 	markA, markB := aliceEv.mark(), bobEv.mark()
+	gate.Down()
 	srv.Restart(t)
 	waitFrom(t, bobEv, markB, 20*time.Second, func(e RoomJoined) bool { return e.Rejoin })
-	if _, err := bob.SendRoomMessage(ctxT(t), room, "while you were away"); err != nil {
+	away, err := bob.SendRoomMessage(ctxT(t), room, "while you were away")
+	if err != nil {
 		t.Fatal(err)
 	}
+	waitFrom(t, bobEv, markB, wait, func(e MessageStateChanged) bool { return e.ID == away && e.State == DeliverySent })
+	gate.Up()
 	waitFrom(t, aliceEv, markA, 30*time.Second, func(e RoomJoined) bool { return e.Rejoin })
 	m := waitFrom(t, aliceEv, markA, wait, func(e RoomMessage) bool { return e.Body == "while you were away" })
 	if m.Nick != "Bob" || !m.Delayed {
