@@ -102,8 +102,8 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		w.chats[key] = t
 		w.tabs.Append(t.item)
 		if w.c.client != nil {
-			if bare.Resourcepart() != "" { // a room's occupant: no presence of their own here
-				t.view.SetHeader(w.displayName(bare), lang.L("Private chat in {{.Room}}", map[string]any{"Room": w.c.roomTitle(bare.Bare())}), "")
+			if bare.Resourcepart() != "" { // a room's occupant: there or not, no presence of their own
+				w.privateHeader(t)
 			} else {
 				best, online := w.c.client.BestPresence(bare)
 				w.setHeader(t, best, online)

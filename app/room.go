@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"image/color"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -434,6 +435,7 @@ func (w *chatWindows) roomJoined(e xmpp.RoomJoined) {
 	if w.closedByUser(e.Room) {
 		return // an answer to the join, queued behind the user's closing
 	}
+	defer w.privateHeaders(e.Room)
 	t := w.openRoom(e.Room, e.Nick, false)
 	t.room.joined = true
 	t.room.setNick(e.Nick)
@@ -451,6 +453,38 @@ func (w *chatWindows) roomJoined(e xmpp.RoomJoined) {
 func (w *chatWindows) occupantChanged(e xmpp.OccupantChanged) {
 	if t, ok := w.chats[e.Room.Bare().String()]; ok && t.room != nil {
 		t.room.occupantChanged(e)
+	}
+	w.privateHeaders(e.Room)
+}
+
+// privateHeader says in a private chat's header which room it goes through
+// and, as a contact's presence would, whether the occupant is there: a
+// message to one who left the room bounces.
+func (w *chatWindows) privateHeader(t *chatTab) {
+	room, nick := t.peer.Bare(), t.peer.Resourcepart()
+	args := map[string]any{"Room": w.c.roomTitle(room), "Nick": nick}
+	word := lang.L("Private chat in {{.Room}}", args)
+	if client := w.c.client; client != nil {
+		switch r, held := client.Room(room); {
+		case !held:
+			word = lang.L("Private chat in {{.Room}}: you are not in the room", args)
+		case !r.Joined: // being rejoined: who is there is not known yet
+		case !slices.ContainsFunc(client.Occupants(room), func(o xmpp.Occupant) bool { return o.Nick == nick }):
+			word = lang.L("Private chat in {{.Room}}: {{.Nick}} has left the room", args)
+		}
+	}
+	t.view.SetHeader(w.displayName(t.peer), word, "")
+}
+
+// privateHeaders refreshes the headers of the private chats through room.
+func (w *chatWindows) privateHeaders(room jid.JID) {
+	if w == nil {
+		return
+	}
+	for _, t := range w.chats {
+		if t.room == nil && t.peer.Resourcepart() != "" && t.peer.Bare().Equal(room.Bare()) {
+			w.privateHeader(t)
+		}
 	}
 }
 
@@ -471,6 +505,7 @@ func (w *chatWindows) closedByUser(room jid.JID) bool {
 // roomLeft shows why the user is out of the room, and offers Rejoin. The
 // user's own leaving closed the tab already.
 func (w *chatWindows) roomLeft(e xmpp.RoomLeft) {
+	w.privateHeaders(e.Room)
 	t, ok := w.chats[e.Room.Bare().String()]
 	if !ok || t.room == nil {
 		return
@@ -523,7 +558,10 @@ func (w *chatWindows) leaveRoom(t *chatTab) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = client.LeaveRoom(ctx, room) // not in it any more: nothing to leave
-		return func() { delete(w.leaving, room.String()) }
+		return func() {
+			delete(w.leaving, room.String())
+			w.privateHeaders(room)
+		}
 	})
 }
 

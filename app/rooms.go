@@ -437,6 +437,7 @@ func (c *controller) leaveRoom(room jid.JID) {
 		return func() {
 			if c.client == client {
 				c.refreshRooms()
+				c.chats.privateHeaders(room)
 			}
 		}
 	})

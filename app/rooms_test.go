@@ -772,4 +772,19 @@ func TestRoomPrivateChat(t *testing.T) {
 			t.Fatalf("the private chat shows in the room's tab: %+v", m)
 		}
 	}
+
+	// The header says when Bob has left the room, and when he is back.
+	if err := bob.LeaveRoom(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	a.until("the header says Bob left", func() bool { return pm.view.status.Text == "Private chat in office: Bob has left the room" })
+	if err := bob.JoinRoom(ctx, room, "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	a.until("the header says Bob is back", func() bool { return pm.view.status.Text == "Private chat in office" })
+	// Alice leaves (closing the room's tab): she is not in the room.
+	c.chats.tabs.OnClosed(tab.item)
+	a.until("the header says Alice is not in the room", func() bool {
+		return pm.view.status.Text == "Private chat in office: you are not in the room"
+	})
 }
