@@ -97,7 +97,9 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	if !ok {
 		t = &chatTab{peer: bare}
 		t.view = newChatView(bare, func(body string) { w.send(t, body) }, func(id string) { w.retry(t, id) })
-		t.view.onProfile = func() { w.c.showProfile(bare, w.win) }
+		if bare.Resourcepart() == "" { // (a room's occupant: see privateHeader)
+			t.view.onProfile = func() { w.c.showProfile(bare, w.win) }
+		}
 		t.item = container.NewTabItem(w.displayName(bare), t.view.Object())
 		w.chats[key] = t
 		w.tabs.Append(t.item)
@@ -154,7 +156,9 @@ func (w *chatWindows) ensureWindow() {
 			}
 		}
 	})
-	w.win.Resize(fyne.NewSize(560, 640))
+	// Wide enough for a room's occupant list beside its messages and for
+	// several tabs before the tab bar scrolls.
+	w.win.Resize(fyne.NewSize(720, 640))
 	// Closing the window hides it: the tabs keep their messages and drafts.
 	w.win.SetCloseIntercept(func() {
 		w.win.Hide()

@@ -464,15 +464,32 @@ func (w *chatWindows) privateHeader(t *chatTab) {
 	room, nick := t.peer.Bare(), t.peer.Resourcepart()
 	args := map[string]any{"Room": w.c.roomTitle(room), "Nick": nick}
 	word := lang.L("Private chat in {{.Room}}", args)
+	var real jid.JID // the occupant's own address, where the room shows it
 	if client := w.c.client; client != nil {
+		occupants := client.Occupants(room)
+		at := slices.IndexFunc(occupants, func(o xmpp.Occupant) bool { return o.Nick == nick })
 		switch r, held := client.Room(room); {
 		case !held:
 			word = lang.L("Private chat in {{.Room}}: you are not in the room", args)
 		case !r.Joined: // being rejoined: who is there is not known yet
-		case !slices.ContainsFunc(client.Occupants(room), func(o xmpp.Occupant) bool { return o.Nick == nick }):
+		case at < 0:
 			word = lang.L("Private chat in {{.Room}}: {{.Nick}} has left the room", args)
+		default:
+			real = occupants[at].JID.Bare()
 		}
 	}
+	// The profile is the person's, where the room says who it is; the
+	// room's address is nobody's profile.
+	t.view.onProfile = nil
+	if real.String() != "" {
+		t.view.onProfile = func() { w.c.showProfile(real, w.win) }
+	}
+	if t.view.onProfile != nil {
+		t.view.profileButton.Show()
+	} else {
+		t.view.profileButton.Hide()
+	}
+	t.view.avatar.bind(nil, t.peer.String(), nick) // the occupant's initials, not the room's
 	t.view.SetHeader(w.displayName(t.peer), word, "")
 }
 

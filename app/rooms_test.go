@@ -733,8 +733,13 @@ func TestRoomPrivateChat(t *testing.T) {
 	if pm == nil || pm.room != nil || pm.item.Text != "Bob (office)" || c.chats.tabs.Selected() != pm.item {
 		t.Fatalf("choosing Bob opened %+v", pm)
 	}
-	if pm.view.status.Text != "Private chat in office" {
-		t.Fatalf("the private chat's header says %q", pm.view.status.Text)
+	if pm.view.status.Text != "Private chat in office" || pm.view.avatar.initials.Text != "B" {
+		t.Fatalf("the private chat's header says %q, its avatar %q", pm.view.status.Text, pm.view.avatar.initials.Text)
+	}
+	// The room hides who Bob is from Alice (semi-anonymous, she is no
+	// moderator): no profile, rather than the room's as if it were a contact.
+	if pm.view.profileButton.Visible() {
+		t.Fatal("a profile button for an occupant whose address the room hides")
 	}
 	test.Type(pm.view.entry, "悄悄话")
 	pm.view.entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
@@ -774,14 +779,32 @@ func TestRoomPrivateChat(t *testing.T) {
 	}
 
 	// The header says when Bob has left the room, and when he is back.
+	if err := bob.ConfigureRoom(ctx, room, xmpp.RoomConfig{Persistent: true, NonAnonymous: true}); err != nil {
+		t.Fatal(err)
+	}
 	if err := bob.LeaveRoom(ctx, room); err != nil {
 		t.Fatal(err)
 	}
 	a.until("the header says Bob left", func() bool { return pm.view.status.Text == "Private chat in office: Bob has left the room" })
+	if pm.view.profileButton.Visible() {
+		t.Fatal("a profile button for an occupant who left")
+	}
 	if err := bob.JoinRoom(ctx, room, "Bob"); err != nil {
 		t.Fatal(err)
 	}
 	a.until("the header says Bob is back", func() bool { return pm.view.status.Text == "Private chat in office" })
+	// Bob made the room show who everyone is while he was out: the
+	// profile is his.
+	if !pm.view.profileButton.Visible() {
+		t.Fatal("no profile for an occupant whose address the room shows")
+	}
+	test.Tap(pm.view.profileButton)
+	a.q.flush()
+	card := dialogTexts(c.chats.win)
+	if !strings.Contains(card, bob.Account().Bare().String()) || strings.Contains(card, room.String()) {
+		t.Fatalf("the profile button opened:\n%s\nwant Bob's profile", card)
+	}
+	c.chats.win.Canvas().Overlays().Top().Hide()
 	// Alice leaves (closing the room's tab): she is not in the room.
 	c.chats.tabs.OnClosed(tab.item)
 	a.until("the header says Alice is not in the room", func() bool {

@@ -124,6 +124,12 @@ func run(bin string) error {
 	if err != nil {
 		return err
 	}
+	if directory { // the own profile: rooms joined from an invitation take 张三 as the nick
+		if err := srv.SetVCard("zhangsan", prosodytest.VCard{FullName: "张三 Zhang San", Family: "张", Given: "三", Nickname: "张三",
+			Unit: "研发部 R&D", Org: "示例公司", Title: "工程师 Engineer", Email: "zhangsan@demo.magpie.test"}); err != nil {
+			return err
+		}
+	}
 	adminJID, err := srv.Register("admin", password)
 	if err != nil {
 		return err
