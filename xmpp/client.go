@@ -69,6 +69,11 @@ type Client struct {
 	// origin-id, until they are written (under mu); the store keeps only
 	// the bare peer.
 	sendTo map[string]jid.JID
+	// bounced are the origin-ids of room messages their room refused with
+	// not-acceptable, to be written again after the rejoin; refused are
+	// all that were ever refused so, to fail a second refusal (under mu;
+	// see roomBounced).
+	bounced, refused map[string]bool
 	// rooms are the group chats the client is in or joining, by bare JID
 	// (under mu); see muc.go.
 	rooms map[string]*roomState

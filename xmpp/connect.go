@@ -38,10 +38,6 @@ type link struct {
 
 	sendMu  sync.Mutex      // keeps outgoing messages in order
 	written map[string]bool // origin-ids of messages written on this session (under sendMu)
-	// bounced are origin-ids of room messages written on this session that
-	// their room refused (not-acceptable): written again after the rejoin
-	// (under Client.mu).
-	bounced map[string]bool
 }
 
 // activityConn records when bytes last arrived, so the keep-alive pings only
@@ -174,8 +170,13 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	// The rooms of earlier sessions; JoinRoom enters the ones joined from
 	// now on itself.
 	var rejoin []*roomState
-	if !l.resumed {
-		rejoin = c.roomsToRejoin()
+	for _, r := range c.roomsToRejoin() {
+		// A resumed session is still in its rooms, except one that was
+		// being rejoined (after the room forgot the client) when the
+		// link dropped: that one's rejoin died with the old link.
+		if !l.resumed || !r.joined {
+			rejoin = append(rejoin, r)
+		}
 	}
 	c.mu.Unlock()
 	// The outbox goes out before anything sent from now on (Send waits
@@ -189,6 +190,8 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 		if c.opts.autojoin {
 			go c.autojoin()
 		}
+	} else if len(rejoin) > 0 {
+		go c.rejoinRooms(l, rejoin)
 	}
 	return l, nil
 }

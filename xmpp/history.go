@@ -469,6 +469,9 @@ func (c *Client) emitMessage(m Message) {
 // JID. A full one names the conversation of private messages with a room's
 // occupant if the store has the message there, else its bare JID does.
 func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText string) {
+	if st == store.Sent && c.awaitsRewrite(id) {
+		return // the ack of a copy the room refused (roomBounced)
+	}
 	c.store.do(func(db *store.DB) {
 		if db == nil {
 			return

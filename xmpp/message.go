@@ -507,7 +507,9 @@ func (c *Client) storeOutgoing(m OutgoingMessage) (store.Message, error) {
 // writeMessage writes a stored outgoing message on l, once per session.
 // Hold l.sendMu.
 func (c *Client) writeMessage(ctx context.Context, l *link, r store.Message) (wrote bool, err error) {
-	if l.written[r.OriginID] && !c.takeBounced(l, r.OriginID) {
+	// A message its room refused is written again even on the session
+	// that wrote it; the mark goes whichever way, so it is written once.
+	if rewrite := c.takeBounced(r.OriginID); l.written[r.OriginID] && !rewrite {
 		return false, nil
 	}
 	to, err := jid.Parse(r.Peer)

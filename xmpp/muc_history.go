@@ -186,23 +186,29 @@ func (c *Client) onRoomArchiveResult(w wireMessage) bool {
 // service restarted). The room did not take the message, so it does not
 // fail: it goes back to pending and is written again, as the same message,
 // once the rejoin that onRoomError starts lets the client back in; if the
-// room is given up instead, it fails with the room's outbox. Reports
-// whether it handled the error: not for a room the client no longer
-// holds, without a store, or for a message the store does not hold.
+// room is given up instead, it fails with the room's outbox. Until it is
+// written again, an acknowledgement of the refused copy (a stream
+// management ack or ping answer, which come after the refusal) does not
+// mark it sent. A message refused a second time fails as any bounce does,
+// so a room that refuses it for another reason is not rejoined for ever.
+// Reports whether it handled the error: not for a room the client no
+// longer holds, without a store, or for a message the store does not hold
+// as pending or sent.
 func (c *Client) roomBounced(from jid.JID, id string, se *stanza.Error) bool {
 	if se == nil || se.Condition != stanza.NotAcceptable || id == "" || from.Resourcepart() != "" || c.opts.store == nil {
 		return false
 	}
+	key := from.String()
 	c.mu.Lock()
-	_, held := c.rooms[from.String()]
-	l := c.link
+	r, held := c.rooms[key]
+	again := c.refused[id]
 	c.mu.Unlock()
-	if !held || l == nil {
+	if !held || again {
 		return false
 	}
 	// The state moves back before the rejoin starts, so the rejoin's
-	// outbox flush finds it pending (a stream management ack or ping may
-	// have marked it sent already: through failed, the way Resend goes).
+	// outbox flush finds it pending (through failed, the way Resend goes:
+	// a stream management ack or ping may have marked it sent already).
 	found := false
 	done := make(chan struct{})
 	c.store.do(func(db *store.DB) {
@@ -210,11 +216,11 @@ func (c *Client) roomBounced(from jid.JID, id string, se *stanza.Error) bool {
 		if db == nil {
 			return
 		}
-		m, ok, err := db.SetState(from.String(), id, store.Failed, "not-acceptable")
-		if err != nil || !ok || m.Dir != store.Outgoing {
-			return
+		m, ok, moved, err := db.MoveState(key, id, store.Failed, "not-acceptable")
+		if err != nil || !ok || !moved || m.Dir != store.Outgoing {
+			return // not ours, or delivered already
 		}
-		if _, ok, err = db.SetState(from.String(), id, store.Pending, ""); err != nil || !ok {
+		if _, ok, err = db.SetState(key, id, store.Pending, ""); err != nil || !ok {
 			c.log.Error("store delivery state", "err", err)
 			return
 		}
@@ -225,26 +231,41 @@ func (c *Client) roomBounced(from jid.JID, id string, se *stanza.Error) bool {
 		return false
 	}
 	c.mu.Lock()
-	if l.bounced == nil {
-		l.bounced = map[string]bool{}
+	if c.rooms[key] != r {
+		// Given up meanwhile: its outbox failed before the message was
+		// back in it.
+		c.mu.Unlock()
+		c.failRoomOutbox(from, fmt.Errorf("xmpp: not sent: out of the room %s", from))
+		return true
 	}
-	l.bounced[id] = true
+	if c.bounced == nil {
+		c.bounced, c.refused = map[string]bool{}, map[string]bool{}
+	}
+	c.bounced[id], c.refused[id] = true, true
 	c.mu.Unlock()
 	c.log.Debug("room refused a message: rejoining, then sending it again", "room", from, "id", id)
 	c.onRoomError(from, se)
 	return true
 }
 
-// takeBounced reports whether l's room refused the message id (see
-// roomBounced), once: it is then written again.
-func (c *Client) takeBounced(l *link, id string) bool {
+// takeBounced reports whether id is a message its room refused (see
+// roomBounced) and that waits to be written again; it is written now.
+func (c *Client) takeBounced(id string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !l.bounced[id] {
+	if !c.bounced[id] {
 		return false
 	}
-	delete(l.bounced, id)
+	delete(c.bounced, id)
 	return true
+}
+
+// awaitsRewrite reports whether id was refused by its room and not yet
+// written again: what acknowledges the refused copy does not make it sent.
+func (c *Client) awaitsRewrite(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bounced[id]
 }
 
 // onRoomError handles an error message from a room: "not-acceptable" means

@@ -499,6 +499,9 @@ func TestRoomBounceResent(t *testing.T) {
 
 	mark, bobMark := aliceEv.mark(), bobEv.mark()
 	alice.onMessage(wireMessage{From: room.String(), Type: "error", ID: rec.OriginID, Error: &stanzaErrorNotAcceptable}, nil)
+	// The stream management ack of the refused copy, which comes after the
+	// refusal, does not make it sent: it would then never go again.
+	alice.setDelivery(room, rec.OriginID, DeliverySent, "")
 	waitFrom(t, aliceEv, mark, wait, func(e RoomJoined) bool { return e.Rejoin && e.Room.Equal(room) })
 	waitFrom(t, bobEv, bobMark, wait, func(e RoomMessage) bool { return e.Body == body })
 	// The room's echo marks it sent again.
@@ -523,5 +526,48 @@ func TestRoomBounceResent(t *testing.T) {
 	}
 	if out, err := alice.Outbox(); err != nil || len(out) != 0 {
 		t.Fatalf("outbox after the resend: %+v, %v", out, err)
+	}
+
+	// Refused a second time, it fails as a bounce does (a room that refuses
+	// it for another reason must not be rejoined for ever).
+	mark = aliceEv.mark()
+	alice.onMessage(wireMessage{From: room.String(), Type: "error", ID: rec.OriginID, Error: &stanzaErrorNotAcceptable}, nil)
+	waitFrom(t, aliceEv, mark, wait, func(e MessageFailed) bool { return e.ID == rec.OriginID })
+	alice.store.barrier()
+	if out, err := alice.Outbox(); err != nil || len(out) != 0 {
+		t.Fatalf("outbox after the second refusal: %+v, %v", out, err)
+	}
+}
+
+// TestRejoinAfterResumption: a room being rejoined (the room forgot the
+// client) when the link drops is rejoined on the resumed session. The
+// resumed session is still in its other rooms, so only that one needs it;
+// before, its rejoin died with the old link and the room stayed out.
+func TestRejoinAfterResumption(t *testing.T) {
+	t.Parallel()
+	srv, service := startMUCProsody(t)
+	room, other := jid.MustParse("resumed@"+service), jid.MustParse("steady@"+service)
+	proxy := newNetProxy(t, srv.C2SAddr)
+	srv.AddUser(t, "alice", "alice-pw")
+	// The rejoin waits 2 s: the link drops before it starts.
+	alice, aliceEv := onlineAs(t, srv, "alice", WithStore(openStore(t)), WithServer(proxy.Addr()), WithBackoff(2*time.Second, 2*time.Second))
+	joinAll(t, srv, room, []*Client{alice}, "Alice")
+	joinAll(t, srv, other, []*Client{alice}, "Alice")
+
+	mark := aliceEv.mark()
+	alice.onMessage(wireMessage{From: room.String(), Type: "error", ID: "x1", Error: &stanzaErrorNotAcceptable}, nil)
+	proxy.Cut()
+	waitFrom(t, aliceEv, mark, 20*time.Second, func(e StateChanged) bool { return e.State == Online })
+	if !alice.linkResumed() {
+		t.Fatal("the stream was not resumed")
+	}
+	waitFrom(t, aliceEv, mark, 20*time.Second, func(e RoomJoined) bool { return e.Rejoin && e.Room.Equal(room) })
+	if n := countEvents(aliceEv, mark, func(e RoomJoined) bool { return e.Room.Equal(other) }); n != 0 {
+		t.Fatalf("the room the resumed session is still in was joined again (%d times)", n)
+	}
+	for _, r := range alice.Rooms() {
+		if !r.Joined {
+			t.Fatalf("after the resumption: %+v", alice.Rooms())
+		}
 	}
 }
