@@ -103,10 +103,11 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		t.item = container.NewTabItem(w.displayName(bare), t.view.Object())
 		w.chats[key] = t
 		w.tabs.Append(t.item)
+		if bare.Resourcepart() != "" { // a room's occupant: there or not, no presence of their own
+			w.privateHeader(t)
+		}
 		if w.c.client != nil {
-			if bare.Resourcepart() != "" { // a room's occupant: there or not, no presence of their own
-				w.privateHeader(t)
-			} else {
+			if bare.Resourcepart() == "" {
 				best, online := w.c.client.BestPresence(bare)
 				w.setHeader(t, best, online)
 			}

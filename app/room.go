@@ -454,7 +454,11 @@ func (w *chatWindows) occupantChanged(e xmpp.OccupantChanged) {
 	if t, ok := w.chats[e.Room.Bare().String()]; ok && t.room != nil {
 		t.room.occupantChanged(e)
 	}
-	w.privateHeaders(e.Room)
+	if e.Self {
+		w.privateHeaders(e.Room) // in the room or out of it: all its private chats
+	} else {
+		w.privateHeaders(e.Room, e.Occupant.Nick, e.NewNick)
+	}
 }
 
 // privateHeader says in a private chat's header which room it goes through
@@ -493,13 +497,15 @@ func (w *chatWindows) privateHeader(t *chatTab) {
 	t.view.SetHeader(w.displayName(t.peer), word, "")
 }
 
-// privateHeaders refreshes the headers of the private chats through room.
-func (w *chatWindows) privateHeaders(room jid.JID) {
+// privateHeaders refreshes the headers of the private chats through room:
+// with the occupants of nicks, or all.
+func (w *chatWindows) privateHeaders(room jid.JID, nicks ...string) {
 	if w == nil {
 		return
 	}
 	for _, t := range w.chats {
-		if t.room == nil && t.peer.Resourcepart() != "" && t.peer.Bare().Equal(room.Bare()) {
+		nick := t.peer.Resourcepart()
+		if t.room == nil && nick != "" && t.peer.Bare().Equal(room.Bare()) && (len(nicks) == 0 || slices.Contains(nicks, nick)) {
 			w.privateHeader(t)
 		}
 	}
