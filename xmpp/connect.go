@@ -183,15 +183,15 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	// for sendMu).
 	c.flushOutbox(l)
 	c.setState(Online, nil, 0)
-	if !l.resumed {
-		go c.catchUp(l)
+	if len(rejoin) > 0 {
 		// A new session is in no room: enter them again.
 		go c.rejoinRooms(l, rejoin)
+	}
+	if !l.resumed {
+		go c.catchUp(l)
 		if c.opts.autojoin {
 			go c.autojoin()
 		}
-	} else if len(rejoin) > 0 {
-		go c.rejoinRooms(l, rejoin)
 	}
 	return l, nil
 }

@@ -1,6 +1,7 @@
 package xmpp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -378,10 +379,7 @@ func (w *storeWriter) process(todo []storeItem) {
 		// pending (an archive copy, a room's echo): reported here, once,
 		// as nothing else will move it on.
 		for _, r := range confirmed {
-			id := r.OriginID
-			if id == "" {
-				id = r.ID
-			}
+			id := cmp.Or(r.OriginID, r.ID)
 			if peer, err := jid.Parse(r.Peer); err == nil && id != "" {
 				w.c.events.push(MessageStateChanged{ID: id, Peer: peer, State: r.State})
 			}

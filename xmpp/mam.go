@@ -102,13 +102,8 @@ func (c *Client) catchUp(l *link) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	go func() { // the session ending ends the catch-up
-		select {
-		case <-l.done:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx, stop := linkContext(ctx, l) // the session ending ends the catch-up
+	defer stop()
 	before := c.archivedAdded.Load()
 	err := c.fetchArchive(ctx, l.sess)
 	c.store.barrier()

@@ -1,6 +1,7 @@
 package xmpp
 
 import (
+	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -242,11 +243,11 @@ type roomState struct {
 	// for the new nick, the refusal otherwise.
 	nickWait chan error
 	joinLink *link
-	// What the room's disco#info said on the last join: it keeps an
-	// archive (XEP-0313) and admits only members.
-	archived, membersOnly, infoKnown bool
-	name                             string // from disco#info, "" if none
-	subjectOpen, subjectKnown        bool   // any occupant may set the subject (disco#info)
+	// What the room's disco#info said on the last join: it admits only
+	// members.
+	membersOnly, infoKnown    bool
+	name                      string // from disco#info, "" if none
+	subjectOpen, subjectKnown bool   // any occupant may set the subject (disco#info)
 	// ownNicks are the nicks the account has used here, with when each
 	// was given up (zero: in use); loaded from the store on the first
 	// join. They tell own messages in the room's history.
@@ -463,8 +464,12 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 	if infoErr != nil && (l.isDone() || ctx.Err() != nil) {
 		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, infoErr))
 	}
-	anchor := c.roomAnchor(r.room)
+	c.mu.Lock()
+	needNicks := r.ownNicks == nil // (a rejoin has them)
+	c.mu.Unlock()
+	anchor := c.roomAnchor(r.room, needNicks)
 
+	archived := infoErr == nil && info.archived // unknown: the join history it is
 	c.mu.Lock()
 	if c.rooms[key] != r || r.pending != ch {
 		// Left (or taken over) while the room was asked about itself.
@@ -472,15 +477,12 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, errJoinOvertaken))
 	}
 	r.occupants = map[string]Occupant{}
-	r.archived = infoErr == nil && info.archived // unknown: the join history it is
-	for _, m := range r.held {
-		c.store.message(m, false) // held by a fill on a lost link
-	}
-	r.filling, r.held, r.fillBy = r.archived, nil, ch
+	c.storeHeldLocked(r) // held by a fill on a lost link
+	r.filling, r.fillBy = archived, ch
 	if r.ownNicks == nil {
 		r.ownNicks = anchor.nicks
 	}
-	nick, password, archived := r.nick, r.password, r.archived
+	nick, password := r.nick, r.password
 	c.mu.Unlock()
 	if infoErr == nil {
 		c.noteRoomInfo(r, info)
@@ -610,9 +612,10 @@ type roomAnchor struct {
 }
 
 // roomAnchor reads the store: what is stored of room decides what the join
-// asks for. Read before the join presence goes out: live messages stored
-// after it must not move the anchor past the gap.
-func (c *Client) roomAnchor(room jid.JID) roomAnchor {
+// asks for; with nicks, also the nicks the account used there. Read before
+// the join presence goes out: live messages stored after it must not move
+// the anchor past the gap.
+func (c *Client) roomAnchor(room jid.JID, nicks bool) roomAnchor {
 	a := roomAnchor{nicks: map[string]time.Time{}}
 	if c.opts.store == nil {
 		return a
@@ -626,11 +629,14 @@ func (c *Client) roomAnchor(room jid.JID) roomAnchor {
 	if a.stanzaID, a.stanzaTime, err = db.NewestStanzaID(room.String()); err != nil {
 		c.log.Error("read room anchor", "err", err)
 	}
-	nicks, err := db.RoomNicks(room.String())
+	if !nicks {
+		return a
+	}
+	used, err := db.RoomNicks(room.String())
 	if err != nil {
 		c.log.Error("read room nicks", "err", err)
 	}
-	for _, n := range nicks {
+	for _, n := range used {
 		a.nicks[n.Nick] = n.Until
 	}
 	return a
@@ -647,11 +653,17 @@ func (c *Client) endFill(r *roomState, ch chan joinResult) {
 	if r.fillBy != ch {
 		return
 	}
-	held := r.held
-	r.filling, r.held, r.mamQuery, r.fillBy = false, nil, "", nil
-	for _, m := range held {
+	r.filling, r.mamQuery, r.fillBy = false, "", nil
+	c.storeHeldLocked(r)
+}
+
+// storeHeldLocked hands the live messages r held during a fill to the
+// store, in order. Under c.mu.
+func (c *Client) storeHeldLocked(r *roomState) {
+	for _, m := range r.held {
 		c.store.message(m, false)
 	}
+	r.held = nil
 }
 
 // linkContext is ctx, also cancelled when l drops: an IQ on a dead session
@@ -741,14 +753,8 @@ func (c *Client) LeaveRoom(ctx context.Context, room jid.JID) error {
 			}
 			c.leftRooms[room.String()] = time.Now()
 		}
-		if r.pending != nil {
-			r.pending <- joinResult{err: fmt.Errorf("xmpp: join room %s: %w", room, errJoinOvertaken)}
-			r.pending = nil
-		}
-		if r.nickWait != nil {
-			r.nickWait <- ErrNotInRoom
-			r.nickWait = nil
-		}
+		r.finishJoin(joinResult{err: fmt.Errorf("xmpp: join room %s: %w", room, errJoinOvertaken)})
+		r.answerNick(ErrNotInRoom)
 	}
 	c.mu.Unlock()
 	if !ok {
@@ -806,6 +812,24 @@ func (c *Client) Room(room jid.JID) (Room, bool) {
 	return out, true
 }
 
+// finishJoin answers the join under way, if any; under c.mu. The channel
+// is buffered and written once: pending is cleared.
+func (r *roomState) finishJoin(res joinResult) {
+	if r.pending != nil {
+		r.pending <- res
+		r.pending = nil
+	}
+}
+
+// answerNick answers the ChangeNick under way, if any: nil for the new
+// nick, else why not; under c.mu.
+func (r *roomState) answerNick(err error) {
+	if r.nickWait != nil {
+		r.nickWait <- err
+		r.nickWait = nil
+	}
+}
+
 // public is what Rooms reports of r (without Notify); under c.mu.
 func (r *roomState) public() Room {
 	return Room{JID: r.room, Name: r.name, SubjectOpen: r.subjectOpen, SubjectKnown: r.subjectKnown,
@@ -815,8 +839,12 @@ func (r *roomState) public() Room {
 // RoomName returns the name a room the client is in gave itself in its
 // disco#info (known once joined), or "".
 func (c *Client) RoomName(room jid.JID) string {
-	r, _ := c.Room(room)
-	return r.Name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.rooms[room.Bare().String()]; ok {
+		return r.name
+	}
+	return ""
 }
 
 // Occupants returns who is in a joined room (the own occupant included),
@@ -918,10 +946,7 @@ func (c *Client) failRoomOutbox(room jid.JID, why error) {
 			if via, ok := recordRoom(rec); !ok || !via.Equal(room) {
 				continue
 			}
-			id := rec.OriginID
-			if id == "" {
-				id = rec.ID
-			}
+			id := cmp.Or(rec.OriginID, rec.ID)
 			_, _, moved, err := db.MoveState(rec.Peer, id, store.Failed, why.Error())
 			if err != nil {
 				c.log.Error("store delivery state", "err", err)
@@ -1004,12 +1029,6 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		}
 	}
 	var events []Event
-	finishJoin := func(res joinResult) {
-		if r.pending != nil {
-			r.pending <- res // buffered, and written once: pending is cleared
-			r.pending = nil
-		}
-	}
 	self := x.has(statusSelf) || (nick == r.nick && !x.has(statusNickChanged) && p.Type != "error") ||
 		(p.Type == "error" && nick == r.nick)
 	occ := Occupant{Nick: nick}
@@ -1029,12 +1048,10 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		}
 		switch {
 		case r.pending != nil:
-			finishJoin(joinResult{err: se})
+			r.finishJoin(joinResult{err: se})
 		case !r.joined:
 		case r.nickWait != nil:
-			// A refused nick change: the client stays in the room.
-			r.nickWait <- se
-			r.nickWait = nil
+			r.answerNick(se) // refused: the client stays in the room
 		default:
 			events = append(events, ErrorOccurred{Err: se})
 		}
@@ -1044,10 +1061,7 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 				r.nick = itemNick
 				c.ownNickLocked(r, nick, time.Now())
 				c.ownNickLocked(r, itemNick, time.Time{})
-				if r.nickWait != nil {
-					r.nickWait <- nil
-					r.nickWait = nil
-				}
+				r.answerNick(nil)
 			}
 			delete(r.occupants, nick)
 			renamed := occ
@@ -1068,7 +1082,7 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 			left.Alternative, _ = jid.Parse(x.Destroy.JID)
 		}
 		if r.pending != nil {
-			finishJoin(joinResult{err: &RoomError{Room: room, Condition: string(reason), Text: left.Text}})
+			r.finishJoin(joinResult{err: &RoomError{Room: room, Condition: string(reason), Text: left.Text}})
 		}
 		if (reason == LeftByUser || reason == LeftShutdown) && r.everJoined {
 			// Not asked for (LeaveRoom forgets the room first): the
@@ -1083,10 +1097,7 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		}
 		c.ownNickLocked(r, nick, time.Now())
 		delete(c.rooms, room.String())
-		if r.nickWait != nil {
-			r.nickWait <- ErrNotInRoom
-			r.nickWait = nil
-		}
+		r.answerNick(ErrNotInRoom)
 		c.failRoomOutbox(room, fmt.Errorf("xmpp: not sent: out of the room %s (%s)", room, reason))
 		events = append(events, left)
 	case "":
@@ -1110,7 +1121,7 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 			}
 			sort.Slice(others, func(i, j int) bool { return others[i].Nick < others[j].Nick })
 			events = append(events, RoomJoined{Room: room, Nick: nick, Occupants: others, Rejoin: rejoin})
-			finishJoin(joinResult{created: x.has(statusCreated)})
+			r.finishJoin(joinResult{created: x.has(statusCreated)})
 			break
 		}
 		events = append(events, OccupantChanged{Room: room, Occupant: occ, Self: self})
@@ -1408,11 +1419,9 @@ func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) erro
 		c.mu.Unlock()
 		return nil // the room would only say the same presence again
 	}
-	if r.nickWait != nil {
-		// The room answers the presences in order, and only the last
-		// change counts: the earlier caller stops waiting now.
-		r.nickWait <- fmt.Errorf("xmpp: change nick in %s: %w (to %q)", room, errNickSuperseded, nick)
-	}
+	// The room answers the presences in order, and only the last change
+	// counts: an earlier caller stops waiting now.
+	r.answerNick(fmt.Errorf("xmpp: change nick in %s: %w (to %q)", room, errNickSuperseded, nick))
 	r.nickWait = wait
 	c.mu.Unlock()
 	ctx, cancel := linkContext(ctx, l)

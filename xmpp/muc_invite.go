@@ -237,14 +237,14 @@ type wireMUCUserOut struct {
 // way. There is no acknowledgement: a bounce arrives as ErrorOccurred.
 func (c *Client) Invite(ctx context.Context, room, invitee jid.JID, reason string) error {
 	room = room.Bare()
-	features, err := c.discoRoomFeatures(ctx, room)
+	sess, err := c.session()
+	if err != nil {
+		return fmt.Errorf("xmpp: invite %s to %s: %w", invitee, room, err)
+	}
+	info, err := discoRoom(ctx, sess, room)
 	var se *StanzaError
 	if err != nil && !errors.As(err, &se) {
 		return fmt.Errorf("xmpp: invite %s to %s: %w", invitee, room, err)
-	}
-	sess, err := c.session()
-	if err != nil {
-		return err
 	}
 	id := randomHex(12)
 	x := wireDirectInviteOut{JID: room.String(), Password: c.roomPassword(room), Reason: reason}
@@ -253,7 +253,7 @@ func (c *Client) Invite(ctx context.Context, room, invitee jid.JID, reason strin
 	if err := sess.Send(ctx, msg); err != nil {
 		return fmt.Errorf("xmpp: invite %s to %s: %w", invitee, room, err)
 	}
-	if features["muc_membersonly"] {
+	if info.membersOnly {
 		return c.InviteMediated(ctx, room, invitee, reason)
 	}
 	return nil

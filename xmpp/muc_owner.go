@@ -630,21 +630,3 @@ func (c *Client) onRoomReply(w wireMessage, m Message) (handled bool) {
 	}
 	return false
 }
-
-// discoRoomFeatures returns the features a room announces in disco#info (e.g.
-// muc_membersonly, muc_passwordprotected).
-func (c *Client) discoRoomFeatures(ctx context.Context, room jid.JID) (map[string]bool, error) {
-	sess, err := c.session()
-	if err != nil {
-		return nil, err
-	}
-	info, err := disco.GetInfo(ctx, "", room, sess)
-	if err != nil {
-		return nil, stanzaErr(err)
-	}
-	features := map[string]bool{}
-	for _, f := range info.Features {
-		features[f.Var] = true
-	}
-	return features, nil
-}

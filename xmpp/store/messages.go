@@ -346,50 +346,44 @@ func (db *DB) SetState(peer, id string, st State, errText string) (Message, bool
 // states reports each move once, however many acknowledgements of the same
 // message arrive (a stream management ack, the group chat room's echo).
 func (db *DB) MoveState(peer, id string, st State, errText string) (m Message, found, moved bool, err error) {
-	m, found, err = db.moveState(peer, id, st, errText, &moved)
-	return m, found, moved, err
-}
-
-func (db *DB) moveState(peer, id string, st State, errText string, moved *bool) (Message, bool, error) {
 	if st < Pending || st > Failed {
-		return Message{}, false, fmt.Errorf("store: set state: %v is not a state of an outgoing message", st)
+		return Message{}, false, false, fmt.Errorf("store: set state: %v is not a state of an outgoing message", st)
 	}
 	if id == "" {
-		return Message{}, false, nil
+		return Message{}, false, false, nil
 	}
 	ctx := context.Background()
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return Message{}, false, fmt.Errorf("store: set state: %w", err)
+		return Message{}, false, false, fmt.Errorf("store: set state: %w", err)
 	}
 	defer tx.Rollback()
-	m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages
+	m, err = scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages
 		WHERE peer = ? AND dir = 1 AND origin_id = ? AND origin_id <> '' ORDER BY seq DESC LIMIT 1`, peer, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		m, err = scanMessage(tx.QueryRowContext(ctx, `SELECT `+msgCols+` FROM messages
 			WHERE peer = ? AND dir = 1 AND id = ? AND id <> '' ORDER BY seq DESC LIMIT 1`, peer, id))
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return Message{}, false, nil
+		return Message{}, false, false, nil
 	}
 	if err != nil {
-		return Message{}, false, fmt.Errorf("store: set state: %w", err)
+		return Message{}, false, false, fmt.Errorf("store: set state: %w", err)
 	}
 	if !stateMayMove(m.State, st) {
-		return m, true, nil
+		return m, true, false, nil
 	}
 	if st != Failed {
 		errText = ""
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE messages SET state = ?, error = ? WHERE seq = ?`, st, errText, m.Seq); err != nil {
-		return Message{}, false, fmt.Errorf("store: set state: %w", err)
+		return Message{}, false, false, fmt.Errorf("store: set state: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Message{}, false, fmt.Errorf("store: set state: %w", err)
+		return Message{}, false, false, fmt.Errorf("store: set state: %w", err)
 	}
 	m.State, m.Error = st, errText
-	*moved = true
-	return m, true, nil
+	return m, true, true, nil
 }
 
 func stateMayMove(from, to State) bool {
