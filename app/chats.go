@@ -97,17 +97,17 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	if !ok {
 		t = &chatTab{peer: bare}
 		t.view = newChatView(bare, func(body string) { w.send(t, body) }, func(id string) { w.retry(t, id) })
-		if bare.Resourcepart() == "" { // (a room's occupant: see privateHeader)
-			t.view.onProfile = func() { w.c.showProfile(bare, w.win) }
-		}
 		t.item = container.NewTabItem(w.displayName(bare), t.view.Object())
 		w.chats[key] = t
 		w.tabs.Append(t.item)
-		if bare.Resourcepart() != "" { // a room's occupant: there or not, no presence of their own
-			w.privateHeader(t)
+		private := bare.Resourcepart() != "" // with a room's occupant
+		if private {
+			w.privateHeader(t) // there or not, and their profile where known
+		} else {
+			t.view.onProfile = func() { w.c.showProfile(bare, w.win) }
 		}
 		if w.c.client != nil {
-			if bare.Resourcepart() == "" {
+			if !private {
 				best, online := w.c.client.BestPresence(bare)
 				w.setHeader(t, best, online)
 			}

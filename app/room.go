@@ -439,7 +439,8 @@ func (w *chatWindows) roomJoined(e xmpp.RoomJoined) {
 	t := w.openRoom(e.Room, e.Nick, false)
 	t.room.joined = true
 	t.room.setNick(e.Nick)
-	w.retitleRooms() // the room's own name is known now
+	// (The tabs take the room's own name, known now, from refreshRooms,
+	// which the controller runs after this.)
 	occupants := e.Occupants
 	if w.c.client != nil {
 		occupants = w.c.client.Occupants(e.Room)
@@ -791,15 +792,9 @@ func (d *joinRoomDialog) submit() {
 	room = room.Bare()
 	password, bookmark := d.password.Text, d.bookmark.Checked
 	save := func() {
-		if !bookmark {
-			return
+		if bookmark {
+			d.c.bookmarkJoined(room, nick, password, "", d.parent)
 		}
-		bm, _ := d.c.bookmarks.get(room) // keeps a name given elsewhere
-		bm.Room, bm.Autojoin, bm.Nick = room, true, nick
-		if password != "" {
-			bm.Password = password
-		}
-		d.c.saveBookmark(bm, d.parent)
 	}
 	if t, ok := d.c.chats.chats[room.String()]; ok && t.room != nil && t.room.joined {
 		d.dlg.Hide()

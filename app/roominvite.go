@@ -302,15 +302,7 @@ func (p *invitePrompt) accept() {
 			}
 			c.openJoinedRoom(inv.Room, nick)
 			if bookmark {
-				bm, _ := c.bookmarks.get(inv.Room)
-				bm.Room, bm.Autojoin, bm.Nick = inv.Room, true, nick
-				if bm.Name == "" {
-					bm.Name = p.roomName
-				}
-				if inv.Password != "" {
-					bm.Password = inv.Password
-				}
-				c.saveBookmark(bm, c.main.win)
+				c.bookmarkJoined(inv.Room, nick, inv.Password, p.roomName, c.main.win)
 			}
 			c.refreshRooms()
 			p.done()

@@ -136,8 +136,10 @@ func (c *controller) roomTitle(room jid.JID) string {
 	if bm, ok := c.bookmarks.get(room); ok && strings.TrimSpace(bm.Name) != "" {
 		return strings.TrimSpace(bm.Name)
 	}
-	if r, _ := c.coreRoom(room); strings.TrimSpace(r.Name) != "" {
-		return strings.TrimSpace(r.Name)
+	if c.client != nil {
+		if name := strings.TrimSpace(c.client.RoomName(room)); name != "" {
+			return name
+		}
 	}
 	return room.Localpart()
 }
@@ -452,6 +454,21 @@ func (c *controller) setAutojoin(room jid.JID, on bool) {
 	}
 	bm.Autojoin = on
 	c.saveBookmark(bm, c.main.win)
+}
+
+// bookmarkJoined bookmarks a room just joined, to be joined at every
+// sign-in with nick (and password, if any). A bookmark the room already
+// has keeps its name; name is for one without.
+func (c *controller) bookmarkJoined(room jid.JID, nick, password, name string, parent fyne.Window) {
+	bm, _ := c.bookmarks.get(room)
+	bm.Room, bm.Autojoin, bm.Nick = room, true, nick
+	if bm.Name == "" {
+		bm.Name = name
+	}
+	if password != "" {
+		bm.Password = password
+	}
+	c.saveBookmark(bm, parent)
 }
 
 // saveBookmark writes bm in the background and lists it once the server

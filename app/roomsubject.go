@@ -46,7 +46,7 @@ func (c *controller) roomSubjectNow(t *chatTab) string {
 type subjectEditor struct {
 	entry *widget.Entry
 	save  *widget.Button
-	busy  *widget.ProgressBarInfinite
+	busy  formStatus // only its bar: a refusal shows in the tab
 	dlg   *dialog.CustomDialog
 }
 
@@ -66,9 +66,7 @@ func (w *chatWindows) editSubject(t *chatTab) *subjectEditor {
 		text = c.roomSubjectNow(t)
 	}
 	e.entry.SetText(text)
-	e.busy = widget.NewProgressBarInfinite()
-	e.busy.Stop()
-	e.busy.Hide()
+	e.busy = newFormStatus()
 	e.save = &widget.Button{Text: lang.L("Save"), Importance: widget.HighImportance}
 	e.save.OnTapped = func() {
 		client, room, subject := c.client, t.peer, strings.TrimSpace(e.entry.Text)
@@ -76,14 +74,13 @@ func (w *chatWindows) editSubject(t *chatTab) *subjectEditor {
 			return
 		}
 		e.save.Disable()
-		e.busy.Show()
-		e.busy.Start()
+		e.busy.working()
 		w.run(func() func() {
 			ctx, cancel := context.WithTimeout(context.Background(), subjectTimeout)
 			defer cancel()
 			err := client.SetSubject(ctx, room, subject)
 			return func() {
-				e.busy.Stop()
+				e.busy.idle()
 				e.dlg.Hide()
 				if err != nil {
 					acts.subjectDrafts[key] = subject
@@ -99,7 +96,7 @@ func (w *chatWindows) editSubject(t *chatTab) *subjectEditor {
 		})
 	}
 	cancel := widget.NewButton(lang.L("Cancel"), func() { e.dlg.Hide() })
-	content := container.NewVBox(e.entry, e.busy)
+	content := container.NewVBox(e.entry, e.busy.busy)
 	e.dlg = dialog.NewCustomWithoutButtons(lang.L("Subject of {{.Room}}", map[string]any{"Room": c.roomTitle(t.peer)}), content, w.win)
 	e.dlg.SetButtons([]fyne.CanvasObject{cancel, e.save})
 	e.dlg.Resize(fyne.NewSize(min(max(w.win.Canvas().Size().Width-40, 320), 460), 0))
