@@ -268,7 +268,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 			}
 			return fail(fmt.Errorf("xmpp: TLS with %s: %w", addr, err))
 		}
-		rw, state = newSMConn(tc, &c.sm), mxmpp.Secure
+		rw, state = newSMConn(newGuardConn(tc), &c.sm), mxmpp.Secure
 	}
 
 	phase := "stream"
@@ -303,7 +303,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 		startTLS.Negotiate = func(ctx context.Context, s *mxmpp.Session, data interface{}) (mxmpp.SessionState, io.ReadWriter, error) {
 			mask, rw, err := negotiateTLS(ctx, s, data)
 			if nc, ok := rw.(net.Conn); ok && err == nil {
-				rw = newSMConn(nc, &c.sm)
+				rw = newSMConn(newGuardConn(nc), &c.sm)
 			}
 			return mask, rw, err
 		}

@@ -105,4 +105,14 @@
 // never send on the session from inside Serve (that deadlocks); IQ answers go
 // through the encoder a handler is given. Work that waits for an IQ reply
 // runs outside Serve.
+//
+// Nothing a peer or the server sends ends the session: a handler never
+// returns an error into Serve for bad input, only for a failed write. IQs
+// are routed by the client itself, not by mellium's mux (which returned an
+// error for an IQ whose first child is text, or an empty error IQ): a get
+// or set that is not exactly one child element is answered bad-request, a
+// result or error nobody waits for is dropped. Below mellium, the bytes the
+// server sends pass a guard that moves an element in the stream namespace
+// inside a stanza to a namespace of its own, because mellium's reader takes
+// any such element for a stream-level event and ends the session on it.
 package xmpp

@@ -4,13 +4,21 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
+	"io"
 	"math/big"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,14 +31,17 @@ import (
 )
 
 // fakeServer is a minimal XMPP server built from mellium's server side, for
-// what a real Prosody cannot be made to do: offer a -PLUS mechanism whose
-// channel binding always fails.
+// what a real Prosody cannot be made to do: a hostile or broken server
+// (a -PLUS mechanism whose channel binding always fails, a downgraded
+// mechanism list, an absurd SCRAM iteration count, raw malformed stanzas).
 type fakeServer struct {
 	addr        string
 	fingerprint string
 	mu          sync.Mutex
 	attempts    []string // SASL mechanisms the client chose, in order
 	current     net.Conn // the connection being served (one client at a time)
+	accepted    int      // connections accepted
+	mechs       []string // what the next connection offers (fakeOptions.mechanisms)
 }
 
 func (f *fakeServer) record(name string) {
@@ -45,27 +56,81 @@ func (f *fakeServer) tried() []string {
 	return append([]string(nil), f.attempts...)
 }
 
+// connections returns how many connections the server has accepted.
+func (f *fakeServer) connections() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.accepted
+}
+
+// offer changes the mechanisms offered from the next connection on.
+func (f *fakeServer) offer(mechs ...string) {
+	f.mu.Lock()
+	f.mechs = mechs
+	f.mu.Unlock()
+}
+
+// fakeOptions configure startFake. The zero value (with a password) is a
+// server offering PLAIN.
+type fakeOptions struct {
+	password string
+	// mechanisms are the SASL mechanisms offered, in order: PLAIN,
+	// SCRAM-SHA-1, SCRAM-SHA-256 (working, with iterations), and
+	// SCRAM-SHA-1-PLUS, SCRAM-SHA-256-PLUS (always failing with
+	// plusFailure). Default: PLAIN.
+	mechanisms []string
+	// plusFailure is the SASL condition the -PLUS mechanisms fail with
+	// (default not-authorized), plusText its text.
+	plusFailure, plusText string
+	// iterations is the SCRAM iteration count the server asks for
+	// (default 4096).
+	iterations int
+	// onPlain, when set, runs on the client's PLAIN exchange with the raw
+	// socket (e.g. to drop it).
+	onPlain func(net.Conn)
+	// onSession, when set, gets each negotiated session (in its own
+	// goroutine) to send stanzas on.
+	onSession func(*mxmpp.Session)
+	// handlers (e.g. mux.IQFunc) answer what the client asks, besides
+	// pings.
+	handlers []mux.Option
+}
+
 func startFakeServer(t *testing.T, password string) *fakeServer {
-	return startFakeServerHook(t, password, nil)
+	return startFake(t, fakeOptions{password: password})
 }
 
 // startFakeServerHook is startFakeServer where onPlain, when set, runs on
 // the client's PLAIN exchange with the raw socket (e.g. to drop it).
 func startFakeServerHook(t testing.TB, password string, onPlain func(net.Conn)) *fakeServer {
-	return startFakeServerWith(t, password, onPlain, nil)
+	return startFake(t, fakeOptions{password: password, onPlain: onPlain})
 }
 
 // startFakeServerWith is startFakeServerHook where onSession, when set, gets
 // each negotiated session (in its own goroutine) to send stanzas on.
 func startFakeServerWith(t testing.TB, password string, onPlain func(net.Conn), onSession func(*mxmpp.Session)) *fakeServer {
 	t.Helper()
-	return startFakeServerMux(t, password, onPlain, onSession)
+	return startFake(t, fakeOptions{password: password, onPlain: onPlain, onSession: onSession})
 }
 
 // startFakeServerMux is startFakeServerWith where handlers (e.g.
 // mux.IQFunc) answer what the client asks, besides pings.
 func startFakeServerMux(t testing.TB, password string, onPlain func(net.Conn), onSession func(*mxmpp.Session), handlers ...mux.Option) *fakeServer {
 	t.Helper()
+	return startFake(t, fakeOptions{password: password, onPlain: onPlain, onSession: onSession, handlers: handlers})
+}
+
+func startFake(t testing.TB, o fakeOptions) *fakeServer {
+	t.Helper()
+	if len(o.mechanisms) == 0 {
+		o.mechanisms = []string{"PLAIN"}
+	}
+	if o.plusFailure == "" {
+		o.plusFailure = "not-authorized"
+	}
+	if o.iterations == 0 {
+		o.iterations = 4096
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -84,35 +149,23 @@ func startFakeServerMux(t testing.TB, password string, onPlain func(net.Conn), o
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	f := &fakeServer{addr: ln.Addr().String(), fingerprint: Fingerprint(cert)}
+	f := &fakeServer{addr: ln.Addr().String(), fingerprint: Fingerprint(cert), mechs: o.mechanisms}
 
-	// The -PLUS mechanism refuses every exchange, as a server does whose
-	// channel binding type does not match the client's.
-	brokenPlus := sasl.Mechanism{
-		Name: "SCRAM-SHA-256-PLUS",
-		Next: func(*sasl.Negotiator, []byte, interface{}) (bool, []byte, interface{}, error) {
-			f.record("SCRAM-SHA-256-PLUS")
-			return false, nil, nil, sasl.ErrAuthn
-		},
-	}
-	brokenPlus.Start = func(n *sasl.Negotiator) (bool, []byte, interface{}, error) {
-		return brokenPlus.Next(n, nil, nil)
-	}
 	plain := sasl.Plain
 	plainNext := plain.Next
 	plain.Next = func(n *sasl.Negotiator, challenge []byte, data interface{}) (bool, []byte, interface{}, error) {
 		f.record("PLAIN")
-		if onPlain != nil {
+		if o.onPlain != nil {
 			f.mu.Lock()
 			c := f.current
 			f.mu.Unlock()
-			onPlain(c)
+			o.onPlain(c)
 		}
 		return plainNext(n, challenge, data)
 	}
 	allow := func(n *sasl.Negotiator) bool {
 		_, pw, _ := n.Credentials()
-		return string(pw) == password
+		return string(pw) == o.password
 	}
 	go func() {
 		for {
@@ -124,32 +177,150 @@ func startFakeServerMux(t testing.TB, password string, onPlain func(net.Conn), o
 				defer conn.Close()
 				f.mu.Lock()
 				f.current = conn
+				f.accepted++
+				offered := f.mechs
 				f.mu.Unlock()
+				// The TLS connection, for the -PLUS mechanisms to write
+				// their failure on.
+				var secured io.Writer
+				startTLS := mxmpp.StartTLS(serverTLS)
+				negotiateTLS := startTLS.Negotiate
+				startTLS.Negotiate = func(ctx context.Context, s *mxmpp.Session, data interface{}) (mxmpp.SessionState, io.ReadWriter, error) {
+					mask, rw, err := negotiateTLS(ctx, s, data)
+					secured = rw
+					return mask, rw, err
+				}
+				var mechs []sasl.Mechanism
+				for _, name := range offered {
+					switch {
+					case name == "PLAIN":
+						mechs = append(mechs, plain)
+					case strings.HasSuffix(name, "-PLUS"):
+						mechs = append(mechs, brokenPlus(f, name, o.plusFailure, o.plusText, func() io.Writer { return secured }))
+					default:
+						mechs = append(mechs, fakeScram(f, name, o.password, o.iterations))
+					}
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				sess, err := mxmpp.ReceiveSession(ctx, conn, 0, mxmpp.NewNegotiator(func(*mxmpp.Session, *mxmpp.StreamConfig) mxmpp.StreamConfig {
 					return mxmpp.StreamConfig{Features: []mxmpp.StreamFeature{
-						mxmpp.StartTLS(serverTLS),
-						mxmpp.SASLServer(allow, brokenPlus, plain),
+						startTLS,
+						mxmpp.SASLServer(allow, mechs...),
 						mxmpp.BindResource(),
 					}}
 				}))
 				if err != nil {
 					return
 				}
-				if onSession != nil {
-					go onSession(sess)
+				if o.onSession != nil {
+					go o.onSession(sess)
 				}
-				_ = sess.Serve(mux.New(stanza.NSClient, append([]mux.Option{ping.Handle()}, handlers...)...))
+				_ = sess.Serve(mux.New(stanza.NSClient, append([]mux.Option{ping.Handle()}, o.handlers...)...))
 			}()
 		}
 	}()
 	return f
 }
 
+// brokenPlus is a -PLUS mechanism that refuses every exchange, as a server
+// does whose channel binding type does not match the client's. With the
+// condition not-authorized it lets mellium send the failure; any other is
+// written on the TLS connection by hand (mellium's server side knows only
+// not-authorized), and the stream then ends.
+func brokenPlus(f *fakeServer, name, condition, text string, secured func() io.Writer) sasl.Mechanism {
+	m := sasl.Mechanism{Name: name}
+	m.Next = func(*sasl.Negotiator, []byte, interface{}) (bool, []byte, interface{}, error) {
+		f.record(name)
+		if condition == "not-authorized" && text == "" {
+			return false, nil, nil, sasl.ErrAuthn
+		}
+		failure := "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><" + condition + "/>"
+		if text != "" {
+			failure += "<text>" + text + "</text>"
+		}
+		failure += "</failure>"
+		if w := secured(); w != nil {
+			_, _ = io.WriteString(w, failure)
+		}
+		return false, nil, nil, errors.New("fake server: " + condition)
+	}
+	m.Start = func(n *sasl.Negotiator) (bool, []byte, interface{}, error) { return m.Next(n, nil, nil) }
+	return m
+}
+
+// fakeScram is the server side of SCRAM-SHA-1 or SCRAM-SHA-256 (RFC 5802),
+// which mellium's server cannot run without a store of salted passwords. It
+// asks for iterations, and accepts password.
+func fakeScram(f *fakeServer, name, password string, iterations int) sasl.Mechanism {
+	hash := sha256.New
+	if name == "SCRAM-SHA-1" {
+		hash = sha1.New
+	}
+	type first struct{ bare, serverFirst, nonce string }
+	m := sasl.Mechanism{Name: name}
+	m.Next = func(n *sasl.Negotiator, msg []byte, data interface{}) (bool, []byte, interface{}, error) {
+		if n.State()&sasl.StepMask == sasl.AuthTextSent {
+			f.record(name)
+			// client-first-message: gs2 header, then n=user,r=nonce.
+			parts := strings.SplitN(string(msg), ",", 3)
+			if len(parts) != 3 || parts[0] != "n" {
+				return false, nil, nil, sasl.ErrAuthn
+			}
+			bare := parts[2]
+			var clientNonce string
+			for _, kv := range strings.Split(bare, ",") {
+				if strings.HasPrefix(kv, "r=") {
+					clientNonce = kv[2:]
+				}
+			}
+			nonce := clientNonce + "fakeservernonce"
+			serverFirst := "r=" + nonce + ",s=" + base64.StdEncoding.EncodeToString([]byte("fake salt")) + ",i=" + strconv.Itoa(iterations)
+			return true, []byte(serverFirst), first{bare, serverFirst, nonce}, nil
+		}
+		st, ok := data.(first)
+		if !ok {
+			return false, nil, nil, sasl.ErrAuthn
+		}
+		final := string(msg)
+		i := strings.LastIndex(final, ",p=")
+		if i < 0 {
+			return false, nil, nil, sasl.ErrAuthn
+		}
+		withoutProof, proof := final[:i], final[i+3:]
+		salted, err := pbkdf2.Key(hash, password, []byte("fake salt"), iterations, hash().Size())
+		if err != nil {
+			return false, nil, nil, err
+		}
+		mac := func(key []byte, s string) []byte {
+			h := hmac.New(hash, key)
+			h.Write([]byte(s))
+			return h.Sum(nil)
+		}
+		authMessage := st.bare + "," + st.serverFirst + "," + withoutProof
+		clientKey := mac(salted, "Client Key")
+		stored := hash()
+		stored.Write(clientKey)
+		signature := mac(stored.Sum(nil), authMessage)
+		want := make([]byte, len(clientKey))
+		for j := range want {
+			want[j] = clientKey[j] ^ signature[j]
+		}
+		if base64.StdEncoding.EncodeToString(want) != proof {
+			return false, nil, nil, sasl.ErrAuthn
+		}
+		serverSignature := mac(mac(salted, "Server Key"), authMessage)
+		return false, []byte("v=" + base64.StdEncoding.EncodeToString(serverSignature)), nil, nil
+	}
+	m.Start = func(*sasl.Negotiator) (bool, []byte, interface{}, error) {
+		return false, nil, nil, errors.New("fake server: SCRAM is server side only")
+	}
+	return m
+}
+
 func TestChannelBindingFallback(t *testing.T) {
 	t.Parallel()
-	srv := startFakeServer(t, "secret")
+	srv := startFake(t, fakeOptions{password: "secret", mechanisms: []string{"SCRAM-SHA-256-PLUS", "PLAIN"}})
 	for i, tc := range []struct {
 		password string
 		want     error

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1" // #nosec G505 -- XEP-0115 defines the verification string with SHA-1
 	"encoding/xml"
+	"io"
 	"runtime"
 
 	"mellium.im/xmlstream"
@@ -97,7 +98,192 @@ func (h *stanzaHandler) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.Star
 			return nil
 		}
 	}
-	return h.iqs.HandleXMPP(t, start)
+	if start.Name.Space == stanza.NSClient && start.Name.Local == "iq" {
+		return h.onIQ(t, start)
+	}
+	// Any other element: nothing of ours; mellium skips what is left of it.
+	return nil
+}
+
+// maxIQTokens bounds the tokens of one request held for its handler. The
+// requests Magpie answers are a few dozen tokens; a roster push is one item.
+const maxIQTokens = 10000
+
+// onIQ routes an IQ to the handler for its type and payload. mellium's mux
+// returned an error, which ends the session, for an IQ whose first child
+// is text or an empty error IQ, and handed a request with several children
+// to the handler of the first: anyone who can address the client could
+// knock it offline with one stanza. Here nothing from the network becomes
+// an error. A request (get or set) that is not exactly one child element,
+// or whose addresses do not parse, is answered bad-request; a result or an
+// error that nobody waits for (mellium has already passed the awaited ones
+// to their callers) is dropped; a handler that fails on what it was sent is
+// logged and, if it had not answered, answered bad-request. Only a failed
+// write, or a read that finds the stream itself broken, is returned.
+func (h *stanzaHandler) onIQ(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	var id string
+	var typ stanza.IQType
+	for _, a := range start.Attr {
+		switch {
+		case a.Name.Space != "" && a.Name.Space != start.Name.Space:
+		case a.Name.Local == "id":
+			id = a.Value
+		case a.Name.Local == "type":
+			typ = stanza.IQType(a.Value)
+		}
+	}
+	if typ != stanza.GetIQ && typ != stanza.SetIQ {
+		return nil
+	}
+	w := &replyWatch{enc: t}
+	iq, err := stanza.NewIQ(*start)
+	if err != nil {
+		// Only a broken server sends an address that does not parse. The
+		// answer goes without one (to the server), and it keeps mellium
+		// from answering in our place, which fails on the same address.
+		h.c.log.Debug("IQ with a bad address", "id", id, "err", err)
+		return w.badRequest(stanza.IQ{ID: id, Type: typ}, "bad address")
+	}
+	payload, body, problem, err := readIQPayload(t)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		h.c.log.Debug("malformed IQ request", "from", iq.From, "id", iq.ID, "problem", problem)
+		return w.badRequest(iq, problem)
+	}
+	handler, _ := h.iqs.IQHandler(iq.Type, payload.Name)
+	err = handler.HandleIQ(iq, struct {
+		xml.TokenReader
+		xmlstream.Encoder
+	}{&tokenReplay{tokens: body}, w}, &payload)
+	if err == nil || w.failed != nil {
+		return err
+	}
+	h.c.log.Debug("IQ handler failed", "from", iq.From, "payload", payload.Name.Space+" "+payload.Name.Local, "err", err)
+	if w.wrote {
+		return nil
+	}
+	return w.badRequest(iq, "")
+}
+
+// readIQPayload reads what is inside an IQ request: its one child
+// element's start, and the tokens after it up to and including its end.
+// problem says why the request is malformed (text, no child, several
+// children, too big); err is a read error, which means the stream broke.
+func readIQPayload(r xml.TokenReader) (payload xml.StartElement, body []xml.Token, problem string, err error) {
+	depth, children := 0, 0
+	for {
+		tok, err := r.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return payload, nil, "", err
+		}
+		if depth == 0 {
+			// Between children: whitespace, the next child, or junk.
+			switch tok := tok.(type) {
+			case xml.StartElement:
+				children++
+				depth++
+				if children == 1 {
+					payload = tok.Copy()
+				}
+			case xml.CharData:
+				if len(bytes.TrimSpace(tok)) > 0 {
+					problem = "text in the IQ"
+				}
+			}
+			continue
+		}
+		switch tok.(type) {
+		case xml.StartElement:
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+		if children > 1 {
+			continue
+		}
+		if len(body) == maxIQTokens {
+			problem = "payload too big"
+			continue
+		}
+		body = append(body, xml.CopyToken(tok))
+	}
+	switch {
+	case problem != "":
+	case children == 0:
+		problem = "no payload"
+	case children > 1:
+		problem = "more than one payload"
+	}
+	if problem != "" {
+		return payload, nil, problem, nil
+	}
+	return payload, body, "", nil
+}
+
+// tokenReplay reads back held tokens.
+type tokenReplay struct {
+	tokens []xml.Token
+	at     int
+}
+
+func (r *tokenReplay) Token() (xml.Token, error) {
+	if r.at >= len(r.tokens) {
+		return nil, io.EOF
+	}
+	r.at++
+	return r.tokens[r.at-1], nil
+}
+
+// replyWatch is the encoder an IQ handler writes its answer to. It tells a
+// failed write (the socket is gone: the session may end) from a handler's
+// complaint about its input (it must not), and whether anything was
+// written.
+type replyWatch struct {
+	enc    xmlstream.Encoder
+	wrote  bool
+	failed error
+}
+
+func (w *replyWatch) EncodeToken(t xml.Token) error {
+	w.wrote = true
+	err := w.enc.EncodeToken(t)
+	if err != nil && w.failed == nil {
+		w.failed = err
+	}
+	return err
+}
+
+func (w *replyWatch) Encode(v any) error {
+	w.wrote = true
+	err := w.enc.Encode(v)
+	if err != nil && w.failed == nil {
+		w.failed = err
+	}
+	return err
+}
+
+func (w *replyWatch) EncodeElement(v any, start xml.StartElement) error {
+	w.wrote = true
+	err := w.enc.EncodeElement(v, start)
+	if err != nil && w.failed == nil {
+		w.failed = err
+	}
+	return err
+}
+
+// badRequest answers iq with bad-request.
+func (w *replyWatch) badRequest(iq stanza.IQ, text string) error {
+	e := stanza.Error{Type: stanza.Modify, Condition: stanza.BadRequest}
+	if text != "" {
+		e.Text = map[string]string{"": text}
+	}
+	_, err := xmlstream.Copy(w, iq.Error(e))
+	return err
 }
 
 // decodeStanza decodes a whole element; the token readers Serve and the mux
