@@ -290,7 +290,8 @@ func (c *controller) signInDone(client *xmpp.Client, db *store.DB, cfg xmpp.Acco
 
 // askTrust shows the certificate the server presented and lets the user pin
 // it. A certificate that replaces one pinned earlier is announced loudly:
-// that is what an interception looks like.
+// that is what an interception looks like, also when a CA on this computer
+// vouches for it (a pin is exclusive).
 func (c *controller) askTrust(cfg xmpp.AccountConfig, ce *xmpp.CertificateError, retry func(xmpp.AccountConfig)) {
 	fp := widget.NewEntry()
 	fp.SetText(xmpp.FormatFingerprint(ce.Fingerprint))
@@ -302,7 +303,8 @@ func (c *controller) askTrust(cfg xmpp.AccountConfig, ce *xmpp.CertificateError,
 	text := lang.L("The server {{.Server}} presented a certificate that this computer does not trust ({{.Reason}}). Compare its SHA-256 fingerprint with the one your IT department gives you. Trust it only if they match.",
 		map[string]any{"Server": ce.Domain, "Reason": ce.Reason})
 	confirm := lang.L("Trust this certificate")
-	if len(cfg.Fingerprints) > 0 {
+	changed := len(cfg.Fingerprints) > 0
+	if changed {
 		title = lang.L("Warning: the server's certificate has changed")
 		text = lang.L("The certificate of {{.Server}} is not the one you trusted before. Someone may be intercepting the connection. Do not continue unless your IT department confirms the new fingerprint below.",
 			map[string]any{"Server": ce.Domain})
@@ -316,7 +318,14 @@ func (c *controller) askTrust(cfg xmpp.AccountConfig, ce *xmpp.CertificateError,
 				c.login.ShowError(lang.L("Not signed in: the server's certificate is not trusted."))
 				return
 			}
-			cfg.Fingerprints = append(cfg.Fingerprints, ce.Fingerprint)
+			if changed {
+				// The new certificate replaces the old one: a pin is
+				// exclusive, and the old certificate is no longer the
+				// server's.
+				cfg.Fingerprints = []string{ce.Fingerprint}
+			} else {
+				cfg.Fingerprints = append(cfg.Fingerprints, ce.Fingerprint)
+			}
 			retry(cfg)
 		}, c.loginWin)
 	d.Resize(fyne.NewSize(520, 0))

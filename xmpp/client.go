@@ -142,13 +142,17 @@ func WithDirectTLS(on bool) Option { return func(o *options) { o.directTLS = on 
 
 // WithTrustedFingerprints pins certificates by SHA-256 fingerprint (see
 // ParseFingerprint): a server presenting one of them is trusted even when the
-// certificate is self-signed or names another host.
+// certificate is self-signed or names another host. A pin is exclusive: with
+// pins, any other certificate is refused (a CertificateError whose Reason
+// wraps ErrNotPinned), even one that the system's CAs or WithCAFile vouch
+// for.
 func WithTrustedFingerprints(fps ...string) Option {
 	return func(o *options) { o.pins = append(o.pins, fps...) }
 }
 
 // WithCAFile trusts the PEM certificates in path in addition to the system
-// roots (a company CA).
+// roots (a company CA). It does not widen pinned fingerprints
+// (WithTrustedFingerprints), which are exclusive.
 func WithCAFile(path string) Option { return func(o *options) { o.caFile = path } }
 
 // WithResource sets the resource to bind. The default is "magpie-" and random

@@ -19,6 +19,11 @@ var (
 	// ErrCertificate means the server's certificate is not trusted. The error
 	// is a *CertificateError carrying the certificate's fingerprint.
 	ErrCertificate = errors.New("certificate not trusted")
+	// ErrNotPinned is the Reason of a CertificateError for an account with
+	// pinned fingerprints whose server presented another certificate. It
+	// is refused even when a CA vouches for it: that is what an
+	// interception proxy or a mis-issued certificate looks like.
+	ErrNotPinned = errors.New("the certificate is not the one pinned for this account")
 	// ErrNotConnected means a command needed the session while there was none.
 	ErrNotConnected = errors.New("not connected")
 	// ErrKeyringUnavailable means the OS keyring could not be used (none
@@ -44,7 +49,8 @@ func (e *AuthError) Error() string {
 func (e *AuthError) Is(target error) bool { return target == ErrAuth }
 
 // CertificateError is returned when the server presents a certificate that is
-// neither valid for the domain under the trusted roots nor pinned.
+// not pinned for the account (when fingerprints are pinned), or not valid for
+// the domain under the trusted roots (when none are).
 type CertificateError struct {
 	// Domain is the XMPP domain the certificate was checked against.
 	Domain string

@@ -13,10 +13,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +97,9 @@ type fakeOptions struct {
 	// handlers (e.g. mux.IQFunc) answer what the client asks, besides
 	// pings.
 	handlers []mux.Option
+	// certificate is what the server presents; nil means a self-signed
+	// one for fake.test.
+	certificate *tls.Certificate
 }
 
 func startFakeServer(t *testing.T, password string) *fakeServer {
@@ -131,18 +137,14 @@ func startFake(t testing.TB, o fakeOptions) *fakeServer {
 	if o.iterations == 0 {
 		o.iterations = 4096
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if o.certificate == nil {
+		o.certificate = testCertificate(t, nil, "fake.test")
+	}
+	cert, err := x509.ParseCertificate(o.certificate.Certificate[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fake.test"},
-		DNSNames: []string{"fake.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	serverTLS := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{*o.certificate}}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -221,6 +223,51 @@ func startFake(t testing.TB, o fakeOptions) *fakeServer {
 		}
 	}()
 	return f
+}
+
+// testCertificate makes a certificate for host, signed by ca (a CA made
+// with testCA), or self-signed when ca is nil.
+func testCertificate(t testing.TB, ca *tls.Certificate, host string) *tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: host},
+		DNSNames: []string{host}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	parent, signer := tmpl, any(key)
+	if ca != nil {
+		parent, _ = x509.ParseCertificate(ca.Certificate[0])
+		signer = ca.PrivateKey
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// testCA makes a certificate authority and writes its certificate to a PEM
+// file, for WithCAFile.
+func testCA(t testing.TB, name string) (*tls.Certificate, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
 }
 
 // brokenPlus is a -PLUS mechanism that refuses every exchange, as a server
@@ -466,5 +513,45 @@ func TestWrongPasswordKeepsChannelBinding(t *testing.T) {
 	}
 	if got := c.Mechanism(); got != "SCRAM-SHA-1-PLUS" {
 		t.Fatalf("after a typo the client signed in with %q, want SCRAM-SHA-1-PLUS", got)
+	}
+}
+
+// TestPinIsExclusive plays an interception proxy (or a mis-issued
+// certificate): the server presents a certificate that a CA the client
+// trusts vouches for, but the account pins another fingerprint. The
+// sign-in is refused with the presented certificate's fingerprint, before
+// any password is sent; without the pin the same server is trusted.
+func TestPinIsExclusive(t *testing.T) {
+	t.Parallel()
+	ca, caFile := testCA(t, "Interception Proxy CA")
+	leaf := testCertificate(t, ca, "fake.test")
+	srv := startFake(t, fakeOptions{password: "secret", certificate: leaf})
+	pinned := strings.Repeat("ab", 32) // the certificate the account knows
+	connect := func(opts ...Option) error {
+		c, err := New("alice@fake.test", append([]Option{WithServer(srv.addr), WithCAFile(caFile), WithoutPresence(),
+			WithPassword(func(context.Context) (string, error) { return "secret", nil })}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.Connect(ctxT(t))
+	}
+	if err := connect(); err != nil {
+		t.Fatalf("without a pin the CA-signed certificate is refused: %v", err)
+	}
+	before := len(srv.tried())
+	err := connect(WithTrustedFingerprints(pinned))
+	var ce *CertificateError
+	if !errors.As(err, &ce) {
+		t.Fatalf("with another pin: Connect = %v, want a CertificateError", err)
+	}
+	if ce.Fingerprint != srv.fingerprint || !errors.Is(ce.Reason, ErrNotPinned) || !strings.Contains(ce.Error(), "Interception Proxy CA") {
+		t.Fatalf("certificate error %v (fingerprint %s), want the presented %s, not pinned, naming the CA", ce, ce.Fingerprint, srv.fingerprint)
+	}
+	if got := srv.tried()[before:]; len(got) != 0 {
+		t.Fatalf("the client went on to sign in (%v) with a certificate it refused", got)
+	}
+	if err := connect(WithTrustedFingerprints(pinned, srv.fingerprint)); err != nil {
+		t.Fatalf("the pinned certificate among others is refused: %v", err)
 	}
 }

@@ -65,11 +65,14 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 }
 
 // tlsConfig builds the client TLS configuration. Verification is never
-// switched off: the standard chain and name check runs in VerifyConnection
-// (Go's built-in check has to be bypassed only so that a pinned certificate
-// can be accepted and a failure can report the certificate's fingerprint).
-// A certificate passes if it chains to the roots (system, or CA file) and
-// names the XMPP domain, or if its SHA-256 is one of the pinned fingerprints.
+// switched off: the check runs in VerifyConnection (Go's built-in check has
+// to be bypassed only so that a pinned certificate can be accepted and a
+// failure can report the certificate's fingerprint). With pinned
+// fingerprints, a certificate passes only if its SHA-256 is one of them:
+// a pin is exclusive, so a certificate that a CA vouches for (an
+// interception proxy's, a mis-issued one) is refused all the same. Without
+// pins, it passes if it chains to the roots (system, or CA file) and names
+// the XMPP domain.
 func tlsConfig(domain string, roots *x509.CertPool, pins []string, alpn bool) *tls.Config {
 	cfg := &tls.Config{
 		ServerName: domain,
@@ -106,8 +109,14 @@ func verifyServer(cs tls.ConnectionState, domain string, roots *x509.CertPool, p
 		Roots:         roots, // nil means the system roots
 		Intermediates: intermediates,
 	})
-	if err == nil {
+	ce := &CertificateError{Domain: domain, Fingerprint: fp, Subject: leaf.Subject.String(), Reason: err}
+	switch {
+	case len(pins) > 0 && err == nil:
+		ce.Reason = fmt.Errorf("%w, although %s vouches for it", ErrNotPinned, leaf.Issuer)
+	case len(pins) > 0:
+		ce.Reason = fmt.Errorf("%w (%w)", ErrNotPinned, err)
+	case err == nil:
 		return nil
 	}
-	return &CertificateError{Domain: domain, Fingerprint: fp, Subject: leaf.Subject.String(), Reason: err}
+	return ce
 }

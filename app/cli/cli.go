@@ -342,6 +342,9 @@ func describe(account string, err error) (string, int) {
 		return "interrupted.", ExitInterrupted
 	case errors.As(err, &ue):
 		return string(ue) + "; run 'magpie help' for usage.", ExitUsage
+	case errors.As(err, &ce) && errors.Is(ce.Reason, xmpp.ErrNotPinned):
+		return fmt.Sprintf("the certificate of %s has changed: it is not the one pinned for %s (%v). Someone may be intercepting the connection. Only if your IT department confirms the new SHA-256 fingerprint, run again with --trust-fingerprint %s",
+			ce.Domain, account, ce.Reason, xmpp.FormatFingerprint(ce.Fingerprint)), ExitCertificate
 	case errors.As(err, &ce):
 		return fmt.Sprintf("the certificate of %s is not trusted (%v). If you trust it, run again with --trust-fingerprint %s",
 			ce.Domain, ce.Reason, xmpp.FormatFingerprint(ce.Fingerprint)), ExitCertificate

@@ -158,6 +158,9 @@ func TestCommandLine(t *testing.T) {
 	h.run("wrong\n", append([]string{"login", "--jid", alice, "--password-stdin"}, conn...)...).expect(t, ExitAuth, "wrong user name or password")
 	h.run("alice-pw\n", "login", "--jid", alice, "--password-stdin", "--server", srv.C2SAddr).
 		expect(t, ExitCertificate, "--trust-fingerprint "+xmpp.FormatFingerprint(srv.Fingerprint))
+	// A pin is exclusive: a CA vouching for the certificate does not help.
+	h.run("alice-pw\n", "login", "--jid", alice, "--password-stdin", "--server", srv.C2SAddr, "--ca-file", srv.CertFile,
+		"--trust-fingerprint", strings.Repeat("ab", 32)).expect(t, ExitCertificate, "has changed: it is not the one pinned")
 	h.run("alice-pw\n", "login", "--jid", alice, "--password-stdin", "--server", deadAddr).expect(t, ExitUnreachable, "cannot reach the server")
 	h.run("", "send", "--jid", alice, "--server", srv.C2SAddr, bob, "hi").expect(t, ExitError, "no password is saved")
 	h.run("", "send", "--jid", alice).expect(t, ExitUsage, "needs a recipient")
