@@ -341,6 +341,10 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	c.avatars.deliverTo(applies)
 	prefs := c.app.Preferences()
 	prefs.SetString(prefLastAccount, cfg.JID)
+	// The strongest sign-in the server has offered is the least it may
+	// offer next time (a weaker one is refused as a downgrade).
+	cfg.SASLFloor = client.SASLFloor()
+	c.account = cfg
 	if err := c.accounts.Save(cfg); err != nil {
 		fyne.LogError("save account", err)
 	}
@@ -453,7 +457,7 @@ func (c *controller) handle(e xmpp.Event) {
 				c.loadOwnProfile()
 			}
 		}
-		if e.State == xmpp.Offline && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate)) {
+		if e.State == xmpp.Offline && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate) || errors.Is(e.Err, xmpp.ErrUnsafeSignIn)) {
 			c.signOut(describeError(e.Err))
 		}
 	case xmpp.RosterUpdated:
@@ -575,9 +579,17 @@ func (c *controller) shutdown() {
 func describeError(err error) string {
 	var ae *xmpp.AuthError
 	var he *historyError
+	var de *xmpp.DowngradeError
+	var ie *xmpp.SCRAMIterationsError
 	switch {
 	case errors.As(err, &he):
 		return describeHistoryError(he)
+	case errors.As(err, &de):
+		return lang.L("Magpie did not sign in: the server now allows only {{.Offered}}, a weaker sign-in than {{.Floor}}, which it used before. Someone may be tampering with the connection to get your password; nothing was sent. Tell your IT department.",
+			map[string]any{"Offered": de.Offered, "Floor": de.Floor})
+	case errors.As(err, &ie):
+		return lang.L("Magpie did not sign in: the server asked for {{.Count}} rounds of password hashing, far more than the {{.Max}} allowed, which would tie up this computer. Tell your IT department.",
+			map[string]any{"Count": ie.Count, "Max": ie.Max})
 	case errors.As(err, &ae):
 		return lang.L("Wrong user name or password.")
 	case errors.Is(err, xmpp.ErrUnreachable):

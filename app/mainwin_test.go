@@ -137,6 +137,8 @@ func TestErrorWording(t *testing.T) {
 		1: {fmt.Errorf("%w: im.oa.example:5222: connection refused", xmpp.ErrUnreachable), "Cannot reach the server (im.oa.example:5222: connection refused)."},
 		2: {keyring.ErrNotFound, "Enter your password to sign in."},
 		3: {fmt.Errorf("%w: locked", keyring.ErrUnavailable), "The system keyring is unavailable"},
+		4: {&xmpp.DowngradeError{Floor: "SCRAM-SHA-256", Offered: "PLAIN"}, "Magpie did not sign in: the server now allows only PLAIN, a weaker sign-in than SCRAM-SHA-256"},
+		5: {&xmpp.SCRAMIterationsError{Count: 2000000000, Max: 1000000}, "Magpie did not sign in: the server asked for 2000000000 rounds of password hashing"},
 	} {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			if got := describeError(tc.err); !strings.HasPrefix(got, tc.want) {

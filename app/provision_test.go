@@ -237,38 +237,3 @@ func TestProvisionedFormAcceptsFullAccount(t *testing.T) {
 		t.Fatalf("request %+v; message %q", got, f.message.Text)
 	}
 }
-
-// TestPinnedCertificateChanged: an account pinned to one certificate meets
-// another that a CA trusted on this computer vouches for (here the account's
-// CA file; an interception proxy's CA in the system store looks the same).
-// It is not taken silently: the user sees the warning with the new
-// fingerprint and the question, and confirming pins the new certificate in
-// place of the old one.
-func TestPinnedCertificateChanged(t *testing.T) {
-	srv := prosodytest.Start(t, prosodytest.Options{})
-	account := srv.AddUser(t, "alice", "alice-pw")
-	c, ui := provisionedController(t, filepath.Join(t.TempDir(), "none.toml"), &keyringtest.Memory{})
-	old := strings.Repeat("ab", 32)
-	if err := c.accounts.Save(xmpp.AccountConfig{JID: account, Server: srv.C2SAddr, CAFile: srv.CertFile, Fingerprints: []string{old}}); err != nil {
-		t.Fatal(err)
-	}
-	c.showLogin(xmpp.AccountConfig{JID: account, Server: srv.C2SAddr}, "")
-	test.Type(c.login.password, "alice-pw")
-	test.Tap(c.login.signIn)
-	runUI(t, ui, 30*time.Second, func() bool { return c.cancelSignIn == nil })
-	if c.main != nil {
-		t.Fatal("signed in with a certificate other than the pinned one")
-	}
-	text := dialogTexts(c.loginWin)
-	if !strings.Contains(text, "Warning: the server's certificate has changed") || !strings.Contains(text, xmpp.FormatFingerprint(srv.Fingerprint)) {
-		t.Fatalf("the dialog shows:\n%s\nwant the warning and the new fingerprint", text)
-	}
-	test.Tap(findButton(c.loginWin.Canvas().Overlays().Top(), "Trust the new certificate"))
-	runUI(t, ui, 30*time.Second, func() bool { return c.main != nil || (c.cancelSignIn == nil && c.login.message.Visible()) })
-	if c.main == nil {
-		t.Fatalf("not signed in after confirming: %s", c.login.message.Text)
-	}
-	if got := c.account.Fingerprints; len(got) != 1 || got[0] != srv.Fingerprint {
-		t.Fatalf("pinned %v, want only the new certificate", got)
-	}
-}

@@ -24,6 +24,10 @@ type AccountConfig struct {
 	Fingerprints []string `json:"fingerprints,omitempty"`
 	CAFile       string   `json:"ca_file,omitempty"`
 	Resource     string   `json:"resource,omitempty"`
+	// SASLFloor is the weakest SASL mechanism accepted for the account
+	// (Client.SASLFloor after the last sign-in): a server offering only
+	// weaker ones is refused as a downgrade.
+	SASLFloor string `json:"sasl_floor,omitempty"`
 }
 
 // Options returns the client options the configuration stands for.
@@ -43,6 +47,9 @@ func (a AccountConfig) Options() []Option {
 	}
 	if a.Resource != "" {
 		opts = append(opts, WithResource(a.Resource))
+	}
+	if a.SASLFloor != "" {
+		opts = append(opts, WithSASLFloor(a.SASLFloor))
 	}
 	return opts
 }

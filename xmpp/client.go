@@ -28,12 +28,15 @@ type Client struct {
 	log      *slog.Logger
 	events   *eventQueue
 
-	mu         sync.Mutex
-	link       *link // the live session, nil while offline
-	state      State
-	running    bool // Connect succeeded and the reconnect loop runs
-	closed     bool
-	noPlus     bool // channel binding failed once with this server: skip -PLUS
+	mu      sync.Mutex
+	link    *link // the live session, nil while offline
+	state   State
+	running bool // Connect succeeded and the reconnect loop runs
+	closed  bool
+	noPlus  bool // channel binding failed once with this server: skip -PLUS
+	// saslFloor is the rank (mechanismRank) of the weakest SASL mechanism
+	// still accepted; see allowMechanisms.
+	saslFloor  int
 	cancelLoop context.CancelFunc
 	loopDone   chan struct{}
 	// cancelConnect stops a Connect under way (Close calls it).
@@ -123,6 +126,7 @@ type options struct {
 	store            *store.DB
 	noticeSenders    []string
 	autojoin         bool
+	saslFloor        string
 }
 
 // WithPassword sets the function that supplies the password. It is called for
@@ -149,6 +153,12 @@ func WithDirectTLS(on bool) Option { return func(o *options) { o.directTLS = on 
 func WithTrustedFingerprints(fps ...string) Option {
 	return func(o *options) { o.pins = append(o.pins, fps...) }
 }
+
+// WithSASLFloor sets the weakest SASL mechanism the client accepts for the
+// account: what Client.SASLFloor returned last time (AccountConfig keeps
+// it). A server offering only weaker ones is refused with a DowngradeError
+// before any credential is sent. An unknown name is ignored.
+func WithSASLFloor(mechanism string) Option { return func(o *options) { o.saslFloor = mechanism } }
 
 // WithCAFile trusts the PEM certificates in path in addition to the system
 // roots (a company CA). It does not widen pinned fingerprints
@@ -255,6 +265,11 @@ func New(account string, opts ...Option) (*Client, error) {
 
 		noticeSenders: senders,
 	}
+	if rank, ok := mechanismRank[o.saslFloor]; ok {
+		c.saslFloor = rank
+	} else if o.saslFloor != "" {
+		c.log.Warn("unknown SASL mechanism as the floor; ignored", "mechanism", o.saslFloor)
+	}
 	c.handler = newStanzaHandler(c)
 	c.store = newStoreWriter(c, o.store)
 	c.sm.onAcked = c.onAcked
@@ -359,7 +374,8 @@ func (c *Client) Connect(ctx context.Context) error {
 
 // maintain keeps a session alive: it watches the link, and when the link is
 // lost it reconnects with exponential backoff and jitter. It gives up only on
-// errors that retrying cannot fix (wrong password, untrusted certificate).
+// errors that retrying cannot fix (wrong password, untrusted certificate, a
+// sign-in refused as unsafe).
 func (c *Client) maintain(ctx context.Context, l *link, done chan struct{}) {
 	defer close(done)
 	for {
@@ -395,7 +411,7 @@ func (c *Client) maintain(ctx context.Context, l *link, done chan struct{}) {
 			if ctx.Err() != nil {
 				return
 			}
-			if errors.Is(err, ErrAuth) || errors.Is(err, ErrCertificate) {
+			if errors.Is(err, ErrAuth) || errors.Is(err, ErrCertificate) || errors.Is(err, ErrUnsafeSignIn) {
 				c.mu.Lock()
 				c.running = false
 				c.mu.Unlock()

@@ -103,11 +103,14 @@ func (c *Client) establish(ctx context.Context) (*link, error) {
 	l, err := c.negotiate(ctx, password, plus)
 	var pf *plusFailure
 	if errors.As(err, &pf) {
-		// The server offered channel binding but the exchange failed (e.g. it
-		// lacks the binding type our TLS version needs). Retry once without
-		// -PLUS; only if that works is it remembered for reconnects, so a
-		// mistyped password does not switch channel binding off for good.
-		c.log.Info("SASL with channel binding failed; retrying without", "mechanism", pf.mechanism, "err", pf.err)
+		// The server offered channel binding but could not do it (it lacks
+		// the binding type our TLS version needs). Retry once without
+		// -PLUS, no weaker than the server's other mechanisms allow (see
+		// allowMechanisms: if channel binding worked with this account
+		// before, the retry is refused as a downgrade); only if that
+		// works is it remembered for reconnects, so a mistyped password
+		// does not switch channel binding off for good.
+		c.log.Info("SASL with channel binding unsupported; retrying without", "mechanism", pf.mechanism, "err", pf.err)
 		l, err = c.negotiate(ctx, password, false)
 		if errors.As(err, &pf) {
 			err = pf.err
@@ -206,8 +209,8 @@ func (c *Client) enableCarbons(ctx context.Context, sess *mxmpp.Session) error {
 	return stanzaErr(err)
 }
 
-// plusFailure marks a SASL failure with a -PLUS mechanism, which is retried
-// without channel binding.
+// plusFailure marks a SASL failure with a -PLUS mechanism that means channel
+// binding is unsupported, which is retried without channel binding.
 type plusFailure struct {
 	mechanism string
 	err       error
@@ -216,9 +219,167 @@ type plusFailure struct {
 func (e *plusFailure) Error() string { return e.err.Error() }
 func (e *plusFailure) Unwrap() error { return e.err }
 
+// mechanismRank orders the SASL mechanisms Magpie speaks by strength: a
+// -PLUS mechanism (channel binding, which detects a man in the middle
+// relaying the exchange) above every one without, SCRAM above PLAIN (which
+// hands the server the password).
+var mechanismRank = map[string]int{
+	"PLAIN":              1,
+	"SCRAM-SHA-1":        2,
+	"SCRAM-SHA-256":      3,
+	"SCRAM-SHA-1-PLUS":   4,
+	"SCRAM-SHA-256-PLUS": 5,
+}
+
+// mechanismByRank is the name of a rank, "" for 0.
+func mechanismByRank(rank int) string {
+	for name, r := range mechanismRank {
+		if r == rank {
+			return name
+		}
+	}
+	return ""
+}
+
+// offerRank is what a mechanism the server offers says about the floor: a
+// -PLUS mechanism counts as its base (the server supports SCRAM with that
+// hash, even if its channel binding turns out not to work with us); channel
+// binding itself raises the floor only once it has worked (see negotiate).
+func offerRank(name string) int {
+	return mechanismRank[strings.TrimSuffix(name, "-PLUS")]
+}
+
+// maxSCRAMIterations caps the SCRAM iteration count a server may ask for
+// (RFC 5802 §5.1 leaves it to the server). The work grows with it: at
+// 2,000,000,000 the client spends about 15 CPU seconds before answering,
+// a way for a hostile server to tie up every client that connects. Prosody
+// and ejabberd use 4,096 to 10,000; RFC 7677 suggests at least 4,096.
+const maxSCRAMIterations = 1_000_000
+
+// scramIterations reads the iteration count (i=) of a SCRAM server-first
+// message; ok is false when there is none that parses (mellium then fails
+// the exchange itself).
+func scramIterations(serverFirst []byte) (count int64, ok bool) {
+	for _, field := range strings.Split(string(serverFirst), ",") {
+		if strings.HasPrefix(field, "i=") {
+			n, err := strconv.ParseInt(strings.TrimRight(field[2:], "\x00"), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// capIterations wraps a SCRAM mechanism so that it refuses a server-first
+// message asking for more than maxSCRAMIterations, before any work.
+func capIterations(m sasl.Mechanism, refused *error) sasl.Mechanism {
+	next := m.Next
+	m.Next = func(n *sasl.Negotiator, challenge []byte, data interface{}) (bool, []byte, interface{}, error) {
+		if n.State()&sasl.StepMask == sasl.AuthTextSent {
+			if count, ok := scramIterations(challenge); ok && count > maxSCRAMIterations {
+				err := &SCRAMIterationsError{Count: count, Max: maxSCRAMIterations}
+				*refused = err
+				return false, nil, nil, err
+			}
+		}
+		return next(n, challenge, data)
+	}
+	return m
+}
+
+// allowMechanisms is the downgrade check of a sign-in. It raises the
+// account's floor (the weakest mechanism still accepted) to the strongest
+// the server offers now, and returns the offered mechanisms at or above
+// it, for mellium to choose from. When none of ours is among them although
+// the server offers one of ours below the floor, the sign-in is a
+// downgrade and is refused before any credential is sent.
+func (c *Client) allowMechanisms(offered []string, ours []sasl.Mechanism) ([]string, error) {
+	c.mu.Lock()
+	for _, name := range offered {
+		c.saslFloor = max(c.saslFloor, offerRank(name))
+	}
+	floor := c.saslFloor
+	c.mu.Unlock()
+	isOurs := func(name string) bool {
+		for _, m := range ours {
+			if m.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	var allowed []string
+	usable, best := false, 0
+	for _, name := range offered {
+		rank, known := mechanismRank[name]
+		if isOurs(name) {
+			best = max(best, rank)
+		}
+		if !known || rank < floor {
+			continue
+		}
+		allowed = append(allowed, name)
+		usable = usable || isOurs(name)
+	}
+	if !usable && best > 0 {
+		return nil, &DowngradeError{Floor: mechanismByRank(floor), Offered: mechanismByRank(best)}
+	}
+	if !usable {
+		return offered, nil // nothing of ours at all: mellium says so
+	}
+	return allowed, nil
+}
+
+// SASLFloor returns the weakest SASL mechanism the client accepts for the
+// account now: the strongest the server has offered (channel binding counts
+// once a sign-in with it has worked), or what WithSASLFloor set if that is
+// stronger. Front ends keep it (AccountConfig.SASLFloor) so that the next
+// start refuses a downgrade too. It is "" before anything was offered.
+func (c *Client) SASLFloor() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return mechanismByRank(c.saslFloor)
+}
+
+// plusUnsupported reports whether the failure of a -PLUS exchange means
+// that channel binding is unsupported (so that a retry without it makes
+// sense), and not a refusal of the credentials or a broken exchange: the
+// server said malformed-request or invalid-mechanism (Prosody answers a
+// binding type it lacks with malformed-request), or mellium found no
+// binding data to send.
+func plusUnsupported(err error) bool {
+	if condition, ok := saslCondition(err); ok {
+		return condition == "malformed-request" || condition == "invalid-mechanism"
+	}
+	return strings.Contains(err.Error(), "channel binding")
+}
+
+// saslCondition returns the condition of a SASL <failure/> from the server.
+// mellium keeps it in an internal type; its XML form is read back.
+func saslCondition(err error) (string, bool) {
+	var m interface{ TokenReader() xml.TokenReader }
+	if !errors.As(err, &m) {
+		return "", false
+	}
+	r := m.TokenReader()
+	tok, _ := r.Token()
+	if start, ok := tok.(xml.StartElement); !ok || start.Name.Local != "failure" || start.Name.Space != "urn:ietf:params:xml:ns:xmpp-sasl" {
+		return "", false
+	}
+	for {
+		tok, err := r.Token()
+		if err != nil {
+			return "", true
+		}
+		if start, ok := tok.(xml.StartElement); ok {
+			return start.Name.Local, true
+		}
+	}
+}
+
 // mechanisms in order of preference; mellium picks the first the server
-// offers. PLAIN is only ever used on a secured stream (mellium refuses SASL
-// before TLS).
+// offers (of those allowMechanisms lets through). PLAIN is only ever used
+// on a secured stream (mellium refuses SASL before TLS), and never when the
+// server has offered SCRAM to the account.
 func mechanisms(plus bool) []sasl.Mechanism {
 	if plus {
 		return []sasl.Mechanism{sasl.ScramSha256Plus, sasl.ScramSha1Plus, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain}
@@ -281,6 +442,9 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 		}
 		return f
 	}
+	// unsafe is a sign-in refused for the account's safety (a downgrade, an
+	// absurd SCRAM iteration count), kept where mellium cannot lose it.
+	var unsafe error
 	mechs := mechanisms(plus)
 	for i := range mechs {
 		start := mechs[i].Start
@@ -289,6 +453,20 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 			usedMech = name
 			return start(n)
 		}
+		if strings.HasPrefix(name, "SCRAM-") {
+			mechs[i] = capIterations(mechs[i], &unsafe)
+		}
+	}
+	saslFeature := mxmpp.SASL("", password, mechs...)
+	negotiateSASL := saslFeature.Negotiate
+	saslFeature.Negotiate = func(ctx context.Context, s *mxmpp.Session, data interface{}) (mxmpp.SessionState, io.ReadWriter, error) {
+		offered, _ := data.([]string)
+		allowed, err := c.allowMechanisms(offered, mechs)
+		if err != nil {
+			unsafe = err
+			return 0, nil, err
+		}
+		return negotiateSASL(ctx, s, allowed)
 	}
 	origin, err := c.account.WithResource(c.resource)
 	if err != nil {
@@ -311,7 +489,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 	}
 	neg := &smNegotiation{}
 	features = append(features,
-		track(mxmpp.SASL("", password, mechs...), "sasl"),
+		track(saslFeature, "sasl"),
 		track(c.smFeature(neg), "resume"),
 		track(c.bindOrResumed(origin, neg), "bind"),
 		rosterVerFeature(neg),
@@ -328,6 +506,8 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 		switch {
 		case certErr != nil:
 			return fail(certErr)
+		case unsafe != nil:
+			return fail(unsafe)
 		case ctx.Err() != nil:
 			return fail(fmt.Errorf("xmpp: sign-in to %s stopped during %s: %w", addr, phase, ctx.Err()))
 		case conn.readFailed.Load() || isNetworkError(err):
@@ -342,7 +522,7 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 			// The server refused the credentials (<failure/>), or the SCRAM
 			// exchange with it failed.
 			authErr := &AuthError{Condition: err.Error()}
-			if strings.HasSuffix(usedMech, "-PLUS") {
+			if strings.HasSuffix(usedMech, "-PLUS") && plusUnsupported(err) {
 				return fail(&plusFailure{mechanism: usedMech, err: authErr})
 			}
 			return fail(authErr)
@@ -351,6 +531,11 @@ func (c *Client) negotiate(ctx context.Context, password string, plus bool) (*li
 		}
 	}
 	c.log.Info("signed in", "jid", sess.LocalAddr().String(), "server", addr, "mechanism", usedMech)
+	// A mechanism that has worked is the floor from now on: with -PLUS,
+	// channel binding is known to work between this client and the server.
+	c.mu.Lock()
+	c.saslFloor = max(c.saslFloor, mechanismRank[usedMech])
+	c.mu.Unlock()
 	conn.lastRead.Store(time.Now().UnixNano())
 	conn.negotiating.Store(false)
 	l := &link{sess: sess, conn: conn, mechanism: usedMech, done: make(chan struct{}), resumed: neg.resumed, rosterVer: neg.rosterVer, written: map[string]bool{}}

@@ -24,6 +24,10 @@ var (
 	// is refused even when a CA vouches for it: that is what an
 	// interception proxy or a mis-issued certificate looks like.
 	ErrNotPinned = errors.New("the certificate is not the one pinned for this account")
+	// ErrUnsafeSignIn means the server asked for a sign-in that Magpie
+	// refuses for the account's safety: a *DowngradeError or a
+	// *SCRAMIterationsError. Nothing secret was sent.
+	ErrUnsafeSignIn = errors.New("unsafe sign-in refused")
 	// ErrNotConnected means a command needed the session while there was none.
 	ErrNotConnected = errors.New("not connected")
 	// ErrKeyringUnavailable means the OS keyring could not be used (none
@@ -73,6 +77,42 @@ func (e *CertificateError) Is(target error) bool { return target == ErrCertifica
 
 // Unwrap returns the verification failure.
 func (e *CertificateError) Unwrap() error { return e.Reason }
+
+// DowngradeError is a sign-in refused because the server offers only SASL
+// mechanisms weaker than one it offered the account before (or, for a -PLUS
+// floor, than channel binding that worked before): what a man in the
+// middle stripping the strong mechanisms, to get the password with PLAIN
+// or to relay SCRAM without channel binding, looks like.
+type DowngradeError struct {
+	// Floor is the weakest mechanism accepted for the account.
+	Floor string
+	// Offered is the strongest mechanism of Magpie's the server allowed
+	// this time.
+	Offered string
+}
+
+func (e *DowngradeError) Error() string {
+	return fmt.Sprintf("%s: the server allows only %s, weaker than %s, which this account has had from it before; someone may be tampering with the connection",
+		ErrUnsafeSignIn, e.Offered, e.Floor)
+}
+
+// Is reports whether target is ErrUnsafeSignIn.
+func (e *DowngradeError) Is(target error) bool { return target == ErrUnsafeSignIn }
+
+// SCRAMIterationsError is a sign-in refused because the server asked for
+// more SCRAM iterations than Magpie computes (each costs the client work
+// before it can answer).
+type SCRAMIterationsError struct {
+	Count int64 // what the server asked for
+	Max   int   // the most Magpie computes
+}
+
+func (e *SCRAMIterationsError) Error() string {
+	return fmt.Sprintf("%s: the server asked for %d SCRAM iterations, more than the %d allowed", ErrUnsafeSignIn, e.Count, e.Max)
+}
+
+// Is reports whether target is ErrUnsafeSignIn.
+func (e *SCRAMIterationsError) Is(target error) bool { return target == ErrUnsafeSignIn }
 
 // StanzaError is an error the server or the peer returned for a request or a
 // message (an IQ of type error, a message of type error).

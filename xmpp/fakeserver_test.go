@@ -365,40 +365,6 @@ func fakeScram(f *fakeServer, name, password string, iterations int) sasl.Mechan
 	return m
 }
 
-func TestChannelBindingFallback(t *testing.T) {
-	t.Parallel()
-	srv := startFake(t, fakeOptions{password: "secret", mechanisms: []string{"SCRAM-SHA-256-PLUS", "PLAIN"}})
-	for i, tc := range []struct {
-		password string
-		want     error
-		tried    []string
-	}{
-		0: {"secret", nil, []string{"SCRAM-SHA-256-PLUS", "PLAIN"}},
-		1: {"wrong", ErrAuth, []string{"SCRAM-SHA-256-PLUS", "PLAIN"}},
-	} {
-		t.Run(string(rune('0'+i)), func(t *testing.T) {
-			before := len(srv.tried())
-			c, err := New("alice@fake.test", WithServer(srv.addr), WithTrustedFingerprints(srv.fingerprint),
-				WithPassword(func(context.Context) (string, error) { return tc.password, nil }), WithoutPresence())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			err = c.Connect(ctxT(t))
-			if !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
-				t.Fatalf("Connect = %v, want %v", err, tc.want)
-			}
-			got := srv.tried()[before:]
-			if len(got) != len(tc.tried) || got[0] != tc.tried[0] || got[1] != tc.tried[1] {
-				t.Fatalf("mechanisms tried: %v, want %v (-PLUS once, then without)", got, tc.tried)
-			}
-			if err == nil && c.Mechanism() != "PLAIN" {
-				t.Fatalf("signed in with %q", c.Mechanism())
-			}
-		})
-	}
-}
-
 // TestSignInChannelBinding signs in to Prosody limited to TLS 1.2, where it
 // offers SCRAM-SHA-1-PLUS with tls-unique: the client must prefer it.
 func TestSignInChannelBinding(t *testing.T) {

@@ -317,7 +317,24 @@ func connect(env *Env, cf *connFlags, cfg xmpp.AccountConfig, pw func(context.Co
 		c.Close()
 		return nil, err
 	}
+	rememberFloor(env, c)
 	return c, nil
+}
+
+// rememberFloor keeps the strongest sign-in the server has offered (see
+// xmpp.Client.SASLFloor) in the account's saved settings, so that later
+// commands and the app refuse a downgrade. Accounts that were never saved
+// are left alone.
+func rememberFloor(env *Env, c *xmpp.Client) {
+	saved, ok, err := env.Accounts.Get(c.Account().String())
+	floor := c.SASLFloor()
+	if err != nil || !ok || floor == "" || floor == saved.SASLFloor {
+		return
+	}
+	saved.SASLFloor = floor
+	if err := env.Accounts.Save(saved); err != nil {
+		fmt.Fprintf(env.Stderr, "magpie: warning: %v\n", err)
+	}
 }
 
 // fail prints err as one plain sentence and returns the exit status for it.
@@ -337,6 +354,8 @@ func describe(account string, err error) (string, int) {
 	var ue usageError
 	var ce *xmpp.CertificateError
 	var ae *xmpp.AuthError
+	var de *xmpp.DowngradeError
+	var ie *xmpp.SCRAMIterationsError
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "interrupted.", ExitInterrupted
@@ -348,6 +367,12 @@ func describe(account string, err error) (string, int) {
 	case errors.As(err, &ce):
 		return fmt.Sprintf("the certificate of %s is not trusted (%v). If you trust it, run again with --trust-fingerprint %s",
 			ce.Domain, ce.Reason, xmpp.FormatFingerprint(ce.Fingerprint)), ExitCertificate
+	case errors.As(err, &de):
+		return fmt.Sprintf("sign-in as %s refused: the server now allows only %s, weaker than %s, which it used before. Someone may be tampering with the connection to get your password; nothing was sent. Tell your IT department.",
+			account, de.Offered, de.Floor), ExitAuth
+	case errors.As(err, &ie):
+		return fmt.Sprintf("sign-in as %s refused: the server asked for %d rounds of password hashing (SCRAM iterations), more than the %d allowed. Tell your IT department.",
+			account, ie.Count, ie.Max), ExitAuth
 	case errors.As(err, &ae):
 		return fmt.Sprintf("sign-in as %s failed: wrong user name or password (the server said %q).", account, ae.Condition), ExitAuth
 	case errors.Is(err, xmpp.ErrUnreachable):

@@ -181,6 +181,11 @@ func TestCommandLine(t *testing.T) {
 	if !ok || err != nil || cfg.Server != srv.C2SAddr || len(cfg.Fingerprints) != 1 || cfg.Fingerprints[0] != srv.Fingerprint {
 		t.Fatalf("saved account = %+v, %v, %v", cfg, ok, err)
 	}
+	// The strongest sign-in the server offered is remembered: PLAIN alone
+	// will be refused from now on.
+	if cfg.SASLFloor != "SCRAM-SHA-1" {
+		t.Fatalf("saved account = %+v, want the SASL floor SCRAM-SHA-1", cfg)
+	}
 
 	// bob listens (password on stdin, settings on the command line).
 	listen := h.listen("bob-pw\n", append([]string{"--jid", bob, "--password-stdin", "--json", "--count", "2",

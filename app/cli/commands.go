@@ -50,6 +50,7 @@ func runLogin(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cfg.JID, err)
 	}
+	cfg.SASLFloor = c.SASLFloor()
 	c.Close()
 	if !env.provision.RememberPasswords {
 		if err := env.Accounts.Save(cfg); err != nil {
