@@ -22,7 +22,7 @@ func TestSASLDowngrade(t *testing.T) {
 		server     fakeOptions
 		floor      string // the account's saved floor (WithSASLFloor)
 		password   string
-		want       error  // nil: signed in
+		want       error // nil: signed in
 		tried      []string
 		mechanism  string // signed in with
 		savedFloor string // SASLFloor afterwards
