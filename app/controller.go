@@ -358,6 +358,11 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	if c.loginWin != nil {
 		c.loginWin.Hide()
 	}
+	// The user's own provisioning file deciding trust stays in sight after
+	// an automatic sign-in too, which shows the login window only briefly.
+	if w := describeProvisionWarnings(c.provision.Warnings); w != "" {
+		c.main.showProblem(w)
+	}
 	go c.pump(client, applies)
 	c.applyPendingLinks()
 	c.startIdleWatcher(applies)

@@ -117,7 +117,9 @@ func newLoginForm(defaultDomain string, onSubmit func(loginRequest), onCancel fu
 // Provision adapts the form to what IT provisioned: with a domain the user
 // types only the user name, with a server the Advanced section goes, and
 // without permission to remember passwords so do the checkboxes. problem,
-// when not nil, is a provisioning file that could not be used.
+// when not nil, is a provisioning file that could not be used; the
+// provisioning's warnings (the user's file overridden, or deciding trust)
+// show with it.
 func (f *loginForm) Provision(p *provision.Config, problem error) {
 	if p.Company != "" {
 		f.title.SetText(lang.L("Sign in to {{.Company}}", map[string]any{"Company": p.Company}))
@@ -140,8 +142,15 @@ func (f *loginForm) Provision(p *provision.Config, problem error) {
 		f.remember.Hide()
 		f.auto.Hide()
 	}
+	var notes []string
 	if problem != nil {
-		f.provisionNote.SetText(describeProvisionError(problem))
+		notes = append(notes, describeProvisionError(problem))
+	}
+	if w := describeProvisionWarnings(p.Warnings); w != "" {
+		notes = append(notes, w)
+	}
+	if len(notes) > 0 {
+		f.provisionNote.SetText(strings.Join(notes, "\n"))
 		f.provisionNote.Show()
 	} else {
 		f.provisionNote.Hide()

@@ -47,6 +47,24 @@ func describeProvisionError(err error) string {
 	return lang.L("The provisioning file from your IT department has errors, so Magpie does not use it:") + "\n" + strings.Join(lines, "\n")
 }
 
+// describeProvisionWarnings says which keys of the user's provisioning file
+// were left out because IT's file decides them, and warns when the user's
+// file (which any program running as the user could have written) decides
+// which certificates are trusted. "" when there is nothing to say.
+func describeProvisionWarnings(warnings []*provision.Warning) string {
+	var lines []string
+	for _, w := range warnings {
+		args := map[string]any{"File": w.Path, "Line": w.Line, "Key": w.Key}
+		switch w.Kind {
+		case provision.UserTrust:
+			lines = append(lines, lang.L("Your own provisioning file {{.File}} (line {{.Line}}, {{.Key}}) decides which server certificates Magpie trusts, without asking you. Unless you put it there, delete it: it could let someone read your messages.", args))
+		default:
+			lines = append(lines, lang.L("{{.File}}, line {{.Line}}: {{.Key}} is ignored: your IT department's provisioning decides it.", args))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 // describeProvisionedCertificate explains a certificate that does not match
 // what IT provisioned: there is nothing for the user to decide.
 func describeProvisionedCertificate(ce *xmpp.CertificateError) string {

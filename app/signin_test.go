@@ -1,6 +1,9 @@
 package app
 
 import (
+	"fmt"
+	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"magpie/xmpp"
 	"magpie/xmpp/keyring/keyringtest"
 	"magpie/xmpp/prosodytest"
+	"magpie/xmpp/provision"
 )
 
 // TestPinnedCertificateChanged: an account pinned to one certificate meets
@@ -89,5 +93,58 @@ func TestSignInDowngradeShown(t *testing.T) {
 	}
 	if strings.Contains(stripped.Log(), "<auth ") {
 		t.Fatalf("the client started a sign-in with the stripped server:\n%s", stripped.Log())
+	}
+}
+
+// TestUserProvisioningWarned: IT's file sets the server; the user's own file
+// tries to move it (ignored, and said so) and pins a certificate itself,
+// which IT's file leaves open: that applies, but the login window and,
+// after signing in, the contacts window warn that the user's file decides
+// trust.
+func TestUserProvisioningWarned(t *testing.T) {
+	srv := prosodytest.Start(t, prosodytest.Options{})
+	srv.AddUser(t, "alice", "alice-pw")
+	host, port, err := net.SplitHostPort(srv.C2SAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	system := filepath.Join(dir, "etc", provision.FileName)
+	user := filepath.Join(dir, "home", provision.FileName)
+	for path, text := range map[string]string{
+		system: fmt.Sprintf("domain = %q\n[server]\nhost = %q\nport = %s\n", srv.Domain, host, port),
+		user:   fmt.Sprintf("[server]\nhost = \"im.elsewhere.example\"\n[trust]\nfingerprints = [%q]\n", srv.Fingerprint),
+	} {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, ui := provisionedController(t, filepath.Join(dir, "none.toml"), &keyringtest.Memory{})
+	c.provision, c.provisionErr = provision.Load(system, user)
+	if c.provisionErr != nil {
+		t.Fatal(c.provisionErr)
+	}
+	c.showLogin(xmpp.AccountConfig{}, "")
+	note := c.login.provisionNote.Text
+	for _, want := range []string{
+		user + ", line 2: server.host is ignored: your IT department's provisioning decides it.",
+		"Your own provisioning file " + user + " (line 4, trust.fingerprints) decides which server certificates Magpie trusts",
+	} {
+		if !c.login.provisionNote.Visible() || !strings.Contains(note, want) {
+			t.Fatalf("the login window says %q (visible %v), want %q", note, c.login.provisionNote.Visible(), want)
+		}
+	}
+	test.Type(c.login.account, "alice")
+	test.Type(c.login.password, "alice-pw")
+	test.Tap(c.login.signIn)
+	runUI(t, ui, 30*time.Second, func() bool { return c.main != nil || (c.cancelSignIn == nil && c.login.message.Visible()) })
+	if c.main == nil {
+		t.Fatalf("not signed in (IT's server, the user's pin): %s", c.login.message.Text)
+	}
+	if !c.main.problemBox.Visible() || !strings.Contains(c.main.problem.Text, "decides which server certificates Magpie trusts") {
+		t.Fatalf("the contacts window shows %q (visible %v)", c.main.problem.Text, c.main.problemBox.Visible())
 	}
 }

@@ -25,6 +25,9 @@ func loadProvisioning(env *Env) {
 			fmt.Fprintf(env.Stderr, "magpie: provisioning file ignored: %s\n", line)
 		}
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(env.Stderr, "magpie: warning: %s\n", w)
+	}
 }
 
 // runProvisioning checks provisioning files and prints the settings they
@@ -50,6 +53,11 @@ func runProvisioning(env *Env, args []string) int {
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintln(env.Stderr, "magpie: "+line)
+		}
+	}
+	if cfg != nil {
+		for _, w := range cfg.Warnings {
+			fmt.Fprintf(env.Stderr, "magpie: warning: %s\n", w)
 		}
 	}
 	if cfg == nil || !cfg.Provisioned() {

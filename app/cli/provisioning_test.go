@@ -88,6 +88,10 @@ func TestProvisionedCommands(t *testing.T) {
 			t.Fatalf("provisioning printed %q, want %q in it", r.stdout, want)
 		}
 	}
+	// The file is the user's, not IT's: that it decides trust is said.
+	if !strings.Contains(r.stderr, "warning: "+path+":9: trust.fingerprints: your own provisioning file, not IT's, decides which server certificates are trusted") {
+		t.Fatalf("provisioning warned %q, want the user's trust named", r.stderr)
+	}
 
 	// IT pins another certificate: the command refuses, and says so.
 	writeProvisioning(t, config, srv, strings.Repeat("ab", 32), true)

@@ -4,10 +4,13 @@
 //
 // # Files
 //
-// Two files are read, the system-wide one first, then the user's own; a key
-// in the user's file overrides the same key in the system file, key by key
-// (a list replaces the whole list). DefaultPaths gives them per operating
-// system:
+// Two files are read, the system-wide one (IT's) first, then the user's own.
+// IT's policy wins: when the system file sets the domain, or has a [server],
+// [trust] or [passwords] table (even an empty one), the user's file cannot
+// change the domain or any key of that table; those keys are left out and
+// reported in Config.Warnings, as is trust that only the user's file sets.
+// Other keys of the user's file override the system file key by key (a list
+// replaces the whole list). DefaultPaths gives them per operating system:
 //
 //   - Linux and the BSDs: /etc/magpie/provisioning.toml, then
 //     $XDG_CONFIG_HOME/magpie/provisioning.toml (~/.config by default)

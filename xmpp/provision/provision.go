@@ -63,6 +63,45 @@ type Config struct {
 	RememberPasswords bool
 	// Files are the files the settings came from, in the order read.
 	Files []string
+	// Warnings are keys of the user's file that were ignored because IT's
+	// file decides them, and trust that the user's file (not IT's) sets.
+	Warnings []*Warning
+}
+
+// WarningKind says what a Warning is about.
+type WarningKind int
+
+const (
+	// Ignored is a key of the user's file left out: IT's file sets the
+	// same table (server, trust, passwords) or the domain, and IT's
+	// policy wins.
+	Ignored WarningKind = iota + 1
+	// UserTrust is trust (pinned fingerprints or a CA file) that the
+	// user's file sets, with no [trust] in IT's file: certificates are
+	// then accepted without a question, on the word of a file that any
+	// program running as the user could have written.
+	UserTrust
+)
+
+// Warning is a key of the user's file that IT's policy overrides, or that
+// changes which certificates are trusted.
+type Warning struct {
+	Kind WarningKind
+	Path string
+	Line int // 1-based; 0 when unknown
+	Key  string
+}
+
+// String says what the warning is about, in English, with the file and line.
+func (w *Warning) String() string {
+	where := w.Path
+	if w.Line > 0 {
+		where += ":" + strconv.Itoa(w.Line)
+	}
+	if w.Kind == UserTrust {
+		return where + ": " + w.Key + ": your own provisioning file, not IT's, decides which server certificates are trusted; delete it if you did not put it there"
+	}
+	return where + ": " + w.Key + " is ignored: the system-wide provisioning file (your IT department's) decides it"
 }
 
 // Provisioned reports whether any provisioning file was read.
@@ -181,7 +220,7 @@ func (e *Error) Error() string {
 }
 
 // DefaultPaths returns the system-wide file and the user's file, in the
-// order they are read (the user's keys win).
+// order they are read (see Load for which keys the user's file may change).
 func DefaultPaths() []string {
 	return defaultPaths(runtime.GOOS, os.Getenv, os.UserConfigDir)
 }
@@ -209,15 +248,20 @@ func defaultPaths(goos string, getenv func(string) string, userConfigDir func() 
 // LoadDefault reads the files at DefaultPaths.
 func LoadDefault() (*Config, error) { return Load(DefaultPaths()...) }
 
-// Load reads the provisioning files in order, later keys overriding earlier
-// ones. Files that do not exist are skipped. A file that cannot be read or
-// is broken is left out as a whole: the error (an *Error, or several joined)
-// is returned together with the Config that the other files make, which is
-// never nil.
+// Load reads the provisioning files in order: the first is the system-wide
+// file (IT's), the others are the user's. A user's file overrides the keys it
+// names, except where IT's policy wins: when IT's file sets the domain, or
+// any key of [server], [trust] or [passwords] (an empty table is enough),
+// the user's file cannot change the domain, or any key of that table; such
+// keys are left out and listed in Config.Warnings. Trust that a user's file
+// sets where IT's sets none applies, and is listed there too. Files that do
+// not exist are skipped. A file that cannot be read or is broken is left out
+// as a whole: the error (an *Error, or several joined) is returned together
+// with the Config that the other files make, which is never nil.
 func Load(paths ...string) (*Config, error) {
 	var layers []*layer
 	var errs []error
-	for _, path := range paths {
+	for i, path := range paths {
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -231,6 +275,7 @@ func Load(paths ...string) (*Config, error) {
 			errs = append(errs, err)
 			continue
 		}
+		l.system = i == 0
 		layers = append(layers, l)
 	}
 	cfg, err := merge(layers)
@@ -247,6 +292,7 @@ func Parse(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	l.system = true
 	_, err = merge([]*layer{l})
 	return err
 }
@@ -316,7 +362,8 @@ func knownIn(table string) []string {
 
 // layer is one file's settings, checked, with where each key was.
 type layer struct {
-	path string
+	path   string
+	system bool // the system-wide file, IT's: its policy wins
 	data fileData
 	pos  map[string]position
 	// fingerprints are data.Trust.Fingerprints parsed; caFile is absolute.
@@ -604,36 +651,48 @@ func merge(layers []*layer) (*Config, error) {
 	// from remembers which layer set a key, to point at it in an error.
 	from := map[string]*layer{}
 	set := func(key string, l *layer) { from[key] = l }
+	// locked are what IT's file decides: "domain" and the tables it sets.
+	locked := map[string]bool{}
 	for _, l := range layers {
 		cfg.Files = append(cfg.Files, l.path)
 		d := l.data
+		// take reports whether l may set key; a key IT's file decides is
+		// left out of a user's file, with a warning.
+		take := func(key string) bool {
+			table, _, _ := strings.Cut(key, ".")
+			if l.system || !(locked[key] || locked[table]) {
+				return true
+			}
+			cfg.Warnings = append(cfg.Warnings, &Warning{Kind: Ignored, Path: l.path, Line: l.pos[key].line, Key: key})
+			return false
+		}
 		if d.Company != nil {
 			cfg.Company = *d.Company
 		}
-		if d.Domain != nil {
+		if d.Domain != nil && take("domain") {
 			cfg.Domain = *d.Domain
 			set("domain", l)
 		}
 		if s := d.Server; s != nil {
-			if s.Host != nil {
+			if s.Host != nil && take("server.host") {
 				cfg.Host = *s.Host
 				set("server.host", l)
 			}
-			if s.Port != nil {
+			if s.Port != nil && take("server.port") {
 				cfg.Port = int(*s.Port)
 				set("server.port", l)
 			}
-			if s.TLS != nil {
+			if s.TLS != nil && take("server.tls") {
 				cfg.TLS = TLSMode(*s.TLS)
 				set("server.tls", l)
 			}
 		}
 		if t := d.Trust; t != nil {
-			if t.Fingerprints != nil {
+			if t.Fingerprints != nil && take("trust.fingerprints") {
 				cfg.Fingerprints = slices.Clone(l.fingerprints)
 				set("trust.fingerprints", l)
 			}
-			if t.CAFile != nil {
+			if t.CAFile != nil && take("trust.ca_file") {
 				cfg.CAFile = l.caFile
 				set("trust.ca_file", l)
 			}
@@ -642,8 +701,19 @@ func merge(layers []*layer) (*Config, error) {
 			cfg.NoticeSenders = slices.Clone(*n.Senders)
 			set("notices.senders", l)
 		}
-		if p := d.Passwords; p != nil && p.Remember != nil {
+		if p := d.Passwords; p != nil && p.Remember != nil && take("passwords.remember") {
 			cfg.RememberPasswords = *p.Remember
+		}
+		if l.system {
+			locked["domain"] = d.Domain != nil
+			locked["server"] = d.Server != nil
+			locked["trust"] = d.Trust != nil
+			locked["passwords"] = d.Passwords != nil
+		}
+	}
+	for _, key := range []string{"trust.fingerprints", "trust.ca_file"} {
+		if l := from[key]; l != nil && !l.system {
+			cfg.Warnings = append(cfg.Warnings, &Warning{Kind: UserTrust, Path: l.path, Line: l.pos[key].line, Key: key})
 		}
 	}
 	var errs []error

@@ -108,48 +108,117 @@ func equalConfig(a, b *Config) bool {
 		a.RememberPasswords == b.RememberPasswords && slices.Equal(a.Files, b.Files)
 }
 
-// TestUserOverridesSystem: the user's file changes the keys it names, and
-// only those; a list replaces the whole list.
-func TestUserOverridesSystem(t *testing.T) {
-	dir := t.TempDir()
-	system := writeFile(t, dir, "etc/"+FileName, `company = "Example"
+// TestMergePolicy: the user's file changes what it names, except where IT's
+// policy wins: the domain, and every key of [server], [trust] and
+// [passwords] once IT's file sets that table (an empty table locks it). What
+// is left out, and trust that only the user's file sets, is reported.
+func TestMergePolicy(t *testing.T) {
+	fp2 := strings.Repeat("cd", 32)
+	const system = `company = "Example"
 domain = "oa.example"
 [server]
 host = "im.oa.example"
 tls = "starttls"
 [trust]
-fingerprints = ["`+fp1+`"]
+fingerprints = ["` + fp1 + `"]
 [notices]
 senders = ["oa-notify", "hr-notify"]
 [passwords]
 remember = false
-`)
-	user := writeFile(t, dir, "home/"+FileName, `[server]
+`
+	for i, tc := range []struct {
+		name, system, user string
+		want               Config
+		warnings           []string // kind:key:line
+	}{
+		0: {name: "IT's server, trust, passwords and domain win",
+			system: system,
+			user: `company = "My desk"
+domain = "evil.example"
+[server]
+host = "im.evil.example"
 port = 15222
+[trust]
+fingerprints = ["` + fp2 + `"]
+ca_file = "ca.pem"
 [notices]
 senders = ["it-notify@oa.example"]
 [passwords]
 remember = true
-`)
-	cfg, err := Load(system, filepath.Join(dir, "missing", FileName), user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &Config{
-		Company: "Example", Domain: "oa.example", Host: "im.oa.example", Port: 15222, TLS: StartTLS,
-		Fingerprints: []string{fp1Hex}, NoticeSenders: []string{"it-notify@oa.example"},
-		RememberPasswords: true, Files: []string{system, user},
-	}
-	if !equalConfig(cfg, want) {
-		t.Fatalf("got  %+v\nwant %+v", *cfg, *want)
-	}
-	// Only the system file: its own values.
-	cfg, err = Load(system)
-	if err != nil || cfg.Port != 0 || cfg.ServerAddr() != "im.oa.example:5222" || cfg.RememberPasswords {
-		t.Fatalf("system alone: %+v, %v", cfg, err)
+`,
+			want: Config{Company: "My desk", Domain: "oa.example", Host: "im.oa.example", TLS: StartTLS,
+				Fingerprints: []string{fp1Hex}, NoticeSenders: []string{"it-notify@oa.example"}, RememberPasswords: false},
+			warnings: []string{"ignored:domain:2", "ignored:server.host:4", "ignored:server.port:5", "ignored:trust.fingerprints:7",
+				"ignored:trust.ca_file:8", "ignored:passwords.remember:12"}},
+		1: {name: "a table IT leaves out is the user's, trust with a warning",
+			system: "domain = \"oa.example\"\n",
+			user:   "[server]\nhost = \"im.home.example\"\n[trust]\nfingerprints = [\"" + fp2 + "\"]\n[passwords]\nremember = false\n",
+			want: Config{Domain: "oa.example", Host: "im.home.example", Fingerprints: []string{fp2},
+				RememberPasswords: false},
+			warnings: []string{"user trust:trust.fingerprints:4"}},
+		2: {name: "an empty table locks it",
+			system: "domain = \"oa.example\"\n[trust]\n[passwords]\n",
+			user:   "[trust]\nca_file = \"ca.pem\"\n[passwords]\nremember = false\n",
+			want:   Config{Domain: "oa.example", RememberPasswords: true},
+			warnings: []string{"ignored:trust.ca_file:2", "ignored:passwords.remember:4"}},
+		3: {name: "no system file: the user's file applies, trust with a warning",
+			user: "domain = \"oa.example\"\n[trust]\nca_file = \"ca.pem\"\n",
+			want: Config{Domain: "oa.example", CAFile: "ca.pem", RememberPasswords: true},
+			warnings: []string{"user trust:trust.ca_file:3"}},
+		4: {name: "a broken system file is no policy",
+			system: "domain = \"oa.example\"\n[server]\nport = 0\n",
+			user:   "domain = \"home.example\"\n[server]\nhost = \"im.home.example\"\n",
+			want:   Config{Domain: "home.example", Host: "im.home.example", RememberPasswords: true}},
+		5: {name: "IT's file alone",
+			system: system,
+			want: Config{Company: "Example", Domain: "oa.example", Host: "im.oa.example", TLS: StartTLS,
+				Fingerprints: []string{fp1Hex}, NoticeSenders: []string{"oa-notify@oa.example", "hr-notify@oa.example"}}},
+	} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "home"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeCA(t, filepath.Join(dir, "home", "ca.pem"))
+			sysPath, userPath := filepath.Join(dir, "etc", FileName), filepath.Join(dir, "home", FileName)
+			var files []string
+			if tc.system != "" {
+				writeFile(t, dir, "etc/"+FileName, tc.system)
+				if i != 4 {
+					files = append(files, sysPath)
+				}
+			}
+			if tc.user != "" {
+				writeFile(t, dir, "home/"+FileName, tc.user)
+				files = append(files, userPath)
+			}
+			cfg, err := Load(sysPath, filepath.Join(dir, "missing", FileName), userPath)
+			if (err != nil) != (i == 4) {
+				t.Fatalf("%s: Load: %v", tc.name, err)
+			}
+			want := tc.want
+			want.Files = files
+			if want.CAFile != "" {
+				want.CAFile = filepath.Join(dir, "home", want.CAFile)
+			}
+			if !equalConfig(cfg, &want) {
+				t.Fatalf("%s:\n got  %+v\n want %+v", tc.name, *cfg, want)
+			}
+			var warnings []string
+			for _, w := range cfg.Warnings {
+				kind := map[WarningKind]string{Ignored: "ignored", UserTrust: "user trust"}[w.Kind]
+				warnings = append(warnings, kind+":"+w.Key+":"+strconv.Itoa(w.Line))
+				if w.Path != userPath {
+					t.Errorf("%s: warning about %s, want the user's file", tc.name, w.Path)
+				}
+			}
+			if !slices.Equal(warnings, tc.warnings) {
+				t.Fatalf("%s: warnings %q, want %q", tc.name, warnings, tc.warnings)
+			}
+		})
 	}
 	// No file at all: nothing provisioned, passwords may be remembered.
-	cfg, err = Load(filepath.Join(dir, "none.toml"))
+	cfg, err := Load(filepath.Join(t.TempDir(), "none.toml"))
 	if err != nil || cfg.Provisioned() || !cfg.RememberPasswords || cfg.HasServer() {
 		t.Fatalf("no file: %+v, %v", cfg, err)
 	}
