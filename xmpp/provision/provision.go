@@ -364,8 +364,8 @@ func knownIn(table string) []string {
 type layer struct {
 	path   string
 	system bool // the system-wide file, IT's: its policy wins
-	data fileData
-	pos  map[string]position
+	data   fileData
+	pos    map[string]position
 	// fingerprints are data.Trust.Fingerprints parsed; caFile is absolute.
 	fingerprints []string
 	caFile       string
