@@ -102,10 +102,6 @@ type fakeOptions struct {
 	certificate *tls.Certificate
 }
 
-func startFakeServer(t *testing.T, password string) *fakeServer {
-	return startFake(t, fakeOptions{password: password})
-}
-
 // startFakeServerHook is startFakeServer where onPlain, when set, runs on
 // the client's PLAIN exchange with the raw socket (e.g. to drop it).
 func startFakeServerHook(t testing.TB, password string, onPlain func(net.Conn)) *fakeServer {
