@@ -130,6 +130,8 @@ type wireMessage struct {
 	// Room invitations and declines (XEP-0045, XEP-0249); see muc_invite.go.
 	MUCUser    *wireMUCUserMessage `xml:"http://jabber.org/protocol/muc#user x"`
 	Conference *wireDirectInvite   `xml:"jabber:x:conference x"`
+	// The sender's XEP-0421 occupant id in a room that supports it.
+	OccupantID *wireOccupantID `xml:"urn:xmpp:occupant-id:0 occupant-id"`
 	// Mentions in group chat messages (XEP-0372).
 	References []struct {
 		Type string `xml:"type,attr"`

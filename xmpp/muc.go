@@ -293,6 +293,11 @@ func WithRoomHistory(maxStanzas int) JoinOption {
 	return func(o *joinOptions) { o.maxStanzas = maxStanzas }
 }
 
+// wireOccupantID is a XEP-0421 occupant id.
+type wireOccupantID struct {
+	ID string `xml:"id,attr"`
+}
+
 // wireMUCUser is the muc#user element of room presence and messages.
 // wireMUCItem is an occupant's item in muc#user.
 type wireMUCItem struct {

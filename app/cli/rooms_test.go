@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"magpie/xmpp"
 	"magpie/xmpp/prosodytest"
+	"magpie/xmpp/store"
 )
 
 // TestRooms drives group chat from the command line against Prosody with a
@@ -93,5 +95,70 @@ func TestRoomMessageText(t *testing.T) {
 	newPrinter(&out, false).event(m)
 	if want := "[office@conference.example] <alice> hi all\n"; !strings.HasSuffix(out.String(), want) {
 		t.Fatalf("printed %q, want it to end in %q", out.String(), want)
+	}
+}
+
+// TestSendRoomBesideOtherDevice: `send --room` while another client of the
+// same account (the desktop app, sharing the message store) is in the room,
+// under another nick and under the same one: it exits 0 as soon as the room
+// has the message, although the other client may record that in the shared
+// store first.
+func TestSendRoomBesideOtherDevice(t *testing.T) {
+	srv := prosodytest.Start(t, prosodytest.Options{Components: []prosodytest.Component{{
+		Domain: "conference.magpie.test", Module: "muc", Config: "\tmodules_enabled = { \"muc_mam\" }\n\tmuc_room_default_persistent = true\n"}}})
+	alice := srv.AddUser(t, "alice", "alice-pw")
+	office := jid.MustParse("office@conference." + srv.Domain)
+	h := newHarness(t)
+	conn := []string{"--server", srv.C2SAddr, "--trust-fingerprint", xmpp.FormatFingerprint(srv.Fingerprint)}
+	h.run("alice-pw\n", append([]string{"login", "--jid", alice, "--password-stdin"}, conn...)...).expect(t, ExitOK, "")
+
+	db, _ := h.openStore(alice)
+	defer db.Close()
+	desk, err := xmpp.New(alice, xmpp.WithServer(srv.C2SAddr), xmpp.WithTrustedFingerprints(srv.Fingerprint),
+		xmpp.WithPassword(func(context.Context) (string, error) { return "alice-pw", nil }),
+		xmpp.WithResource("desk"), xmpp.WithStore(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range desk.Events() {
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := desk.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer desk.Close()
+	for i, nick := range []string{"Alice", "alice"} { // the command's nick is the local part
+		if err := desk.JoinRoom(ctx, office, nick); err != nil {
+			t.Fatal(err)
+		}
+		body := fmt.Sprintf("from the command line %d", i)
+		h.run("", "send", "--jid", alice, "--room", office.String(), body).expect(t, ExitOK, "")
+		// The shared store holds it once, as sent.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			msgs, err := db.History(office.String(), store.Cursor{}, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var found []store.Message
+			for _, m := range msgs {
+				if m.Body == body {
+					found = append(found, m)
+				}
+			}
+			if len(found) == 1 && found[0].Dir == store.Outgoing && found[0].State == store.Sent {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the store holds %+v", found)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := desk.LeaveRoom(ctx, office); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
