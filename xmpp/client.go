@@ -97,6 +97,9 @@ type Client struct {
 	// roomOps tracks subject changes, invitations and declines; see
 	// muc_owner.go and muc_invite.go.
 	roomOps roomOps
+	// sentHere tracks the messages this client sent until their last
+	// state is reported (see setDelivery).
+	sentHere sentHere
 }
 
 // Option configures a Client.

@@ -313,12 +313,11 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		if c.roomBounced(m.From, m.ID, w.Error) {
 			return
 		}
-		fail := MessageFailed{ID: m.ID, To: m.From, Err: &StanzaError{Condition: "undefined-condition"}}
+		se := &StanzaError{Condition: "undefined-condition"}
 		if w.Error != nil {
-			fail.Err = &StanzaError{Condition: string(w.Error.Condition), Type: string(w.Error.Type), Text: errorText(*w.Error)}
+			se = &StanzaError{Condition: string(w.Error.Condition), Type: string(w.Error.Type), Text: errorText(*w.Error)}
 		}
-		c.setDelivery(m.From, m.ID, DeliveryFailed, fail.Err.Error())
-		c.events.push(fail)
+		c.failDelivery(m.From, m.ID, se)
 		c.onRoomError(m.From, w.Error)
 	case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
 		if c.isNotice(m) {
@@ -503,6 +502,7 @@ func (c *Client) storeOutgoing(m OutgoingMessage) (store.Message, error) {
 			return store.Message{}, fmt.Errorf("xmpp: store message: %w", err)
 		}
 	}
+	c.sentHere.add(rec)
 	return rec, nil
 }
 
@@ -646,6 +646,7 @@ func (c *Client) Resend(ctx context.Context, peer jid.JID, id string) error {
 	case !found || rec.Dir != store.Outgoing:
 		return ErrUnknownMessage
 	}
+	c.sentHere.add(rec)
 	c.mu.Lock()
 	l := c.link
 	c.mu.Unlock()
