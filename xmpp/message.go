@@ -83,6 +83,7 @@ type wireText struct {
 
 type wireDelay struct {
 	Stamp time.Time `xml:"stamp,attr"`
+	From  string    `xml:"from,attr"` // who delayed it (a room, for its history)
 }
 
 type wireForwarded struct {

@@ -48,7 +48,21 @@ func storedState(t *testing.T, db *store.DB, peer, id string) store.State {
 // room) does not make the client ask the room about itself again.
 func TestForgedOwnRoomMessage(t *testing.T) {
 	t.Parallel()
-	srv, service := startMUCProsodyWith(t, "", "\tmuc_room_default_public_jids = true\n")
+	for name, service := range map[string]string{
+		"occupant ids": "",
+		// Without occupant ids, the archive's real JID tells the own
+		// messages under the earlier nick.
+		"no occupant ids": "\tmuc_occupant_id = false\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testForgedOwnRoomMessage(t, service)
+		})
+	}
+}
+
+func testForgedOwnRoomMessage(t *testing.T, serviceConfig string) {
+	srv, service := startMUCProsodyWith(t, "", "\tmuc_room_default_public_jids = true\n"+serviceConfig)
 	room := jid.MustParse("open@" + service)
 	dbA := openStore(t)
 	alice, aliceEv := online(t, srv, "alice", WithStore(dbA))
@@ -59,6 +73,12 @@ func TestForgedOwnRoomMessage(t *testing.T) {
 	}
 	if err := mallory.JoinRoom(ctxT(t), room, "Mallory"); err != nil {
 		t.Fatal(err)
+	}
+	alice.mu.Lock()
+	ids := alice.rooms[room.String()].occupantIDs
+	alice.mu.Unlock()
+	if want := serviceConfig == ""; ids != want {
+		t.Fatalf("the room gives occupant ids: %v, want %v", ids, want)
 	}
 	talk(t, room, "mine", 1, []*Client{alice}, []*recorder{aliceEv})
 	// say has mallory send raw XML to the room and waits until alice got
