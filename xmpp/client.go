@@ -100,6 +100,8 @@ type Client struct {
 	// sentHere tracks the messages this client sent until their last
 	// state is reported (see setDelivery).
 	sentHere sentHere
+	// kinds remembers which JIDs are rooms (see roomkind.go).
+	kinds roomKinds
 }
 
 // Option configures a Client.

@@ -80,13 +80,14 @@ func (m Message) Peer() jid.JID {
 
 // conversation returns the store's key for the conversation with j: its
 // bare JID, or for a room's occupant (private messages) its full JID, when
-// the client is in that room or the store holds private messages with j.
+// the client is in that room or knows it for one (roomKind), or the store
+// holds private messages with j.
 // Any other full JID stands for its bare JID.
 func (c *Client) conversation(j jid.JID) jid.JID {
 	if j.Resourcepart() == "" || j.Localpart() == "" {
 		return j.Bare()
 	}
-	if c.isRoom(j.Bare()) {
+	if c.knownRoom(j.Bare()) {
 		return j
 	}
 	if c.opts.store != nil {

@@ -204,7 +204,11 @@ func (c *Client) translate(w wireMessage) (Message, bool) {
 // element rooms add to private messages (and clients, Magpie too, add to
 // the ones they send). The element is what tells them in the archive and in
 // carbons, which may come before the room is joined again, or for a room
-// only another device of the account is in.
+// only another device of the account is in. Anyone can add the element,
+// though: from someone else it counts only when the sender is a room the
+// client knows of (roomKind: its service, the own server's among them, is
+// looked up before the archive is read); a stranger's chat with it stays a
+// chat with the stranger. The account's own devices are trusted with it.
 func (c *Client) isPrivate(w wireMessage, m Message) bool {
 	if m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage {
 		return false
@@ -216,7 +220,10 @@ func (c *Client) isPrivate(w wireMessage, m Message) bool {
 	if occupant.Resourcepart() == "" || occupant.Localpart() == "" || occupant.Bare().Equal(c.account) {
 		return false // a room's occupant JID is room@service/nick
 	}
-	return w.MUCUser != nil || c.isRoom(occupant.Bare())
+	if c.isRoom(occupant.Bare()) {
+		return true
+	}
+	return w.MUCUser != nil && (m.Outgoing || c.knownRoom(occupant.Bare()))
 }
 
 // fromOwnAccount reports whether a wrapper (carbon, archive result) came
@@ -321,13 +328,28 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		c.failDelivery(m.From, m.ID, se)
 		c.onRoomError(m.From, w.Error)
 	case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
-		if c.isNotice(m) {
-			c.notice(m)
-			return
-		}
-		if m.Type != stanza.HeadlineMessage { // (an own headline: nothing to show)
-			c.onChat(m, w, enc)
-		}
+		c.onChatOrNotice(w, m, enc)
+	}
+}
+
+// onChatOrNotice routes a live chat, normal or headline message: to the
+// notices inbox (see isNotice), or as a chat.
+func (c *Client) onChatOrNotice(w wireMessage, m Message, enc xmlstream.TokenWriter) {
+	if c.isNotice(m) {
+		c.notice(m)
+		return
+	}
+	if m.Type != stanza.HeadlineMessage { // (an own headline: nothing to show)
+		c.onChat(m, w, enc)
+	}
+}
+
+// onPlainMessage routes a live message that turned out to be an ordinary
+// one after Serve moved on (see onInvitation): no receipt is sent for it.
+func (c *Client) onPlainMessage(w wireMessage, m Message) {
+	switch m.Type {
+	case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
+		c.onChatOrNotice(w, m, nil)
 	}
 }
 

@@ -554,6 +554,9 @@ func (c *Client) noteRoomInfo(r *roomState, info roomInfo) {
 	c.mu.Lock()
 	r.membersOnly, r.infoKnown, r.name = info.membersOnly, true, info.name
 	r.occupantIDs, r.nonAnonymous = info.occupantIDs, info.nonAnonymous
+	if info.conference {
+		c.kinds.noteJID(r.room, true)
+	}
 	r.subjectOpen, r.subjectKnown = info.subjectOpen, info.subjectKnown
 	if s, ok := c.roomSettings[r.room.String()]; ok {
 		s.MembersOnly, s.Known = info.membersOnly, true
