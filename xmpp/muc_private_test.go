@@ -240,7 +240,7 @@ func TestIsPrivate(t *testing.T) {
 		{"carol@magpie.test/phone", "bob@magpie.test/r", "chat", true, false},
 		{"eve@example.org/CEO", "bob@magpie.test/r", "chat", true, false},
 		{"someone@unknown.example/CEO", "bob@magpie.test/r", "chat", true, false},
-		{"team@muc.example.org/Dan", "bob@magpie.test/r", "chat", true, true}, // a room by its disco#info
+		{"team@muc.example.org/Dan", "bob@magpie.test/r", "chat", true, true},                 // a room by its disco#info
 		{"bob@magpie.test/phone", "office@conference.magpie.test/Alice", "chat", false, true}, // own, from another device
 		{"bob@magpie.test/phone", "lunch@conference.magpie.test/Carol", "chat", true, true},
 		{"bob@magpie.test/phone", "lunch@conference.magpie.test/Carol", "chat", false, false},
