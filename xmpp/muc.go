@@ -1030,8 +1030,13 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		}
 	}
 	var events []Event
-	self := x.has(statusSelf) || (nick == r.nick && !x.has(statusNickChanged) && p.Type != "error") ||
-		(p.Type == "error" && nick == r.nick)
+	// The own occupant: the room says so (110), or refuses the join
+	// (an error from the nick asked for). Once in, presence from the own
+	// nick is the own occupant's too (another device of the account
+	// sharing it, which the room tells without 110); during a join it
+	// may still be the one who held the nick before, leaving.
+	self := x.has(statusSelf) || (p.Type == "error" && nick == r.nick) ||
+		(r.joined && nick == r.nick && !x.has(statusNickChanged) && p.Type != "error")
 	occ := Occupant{Nick: nick}
 	var itemNick, itemReason, actor string
 	if x != nil && len(x.Items) > 0 {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -101,15 +103,17 @@ func TestRoomMessageText(t *testing.T) {
 // TestSendRoomBesideOtherDevice: `send --room` while another client of the
 // same account (the desktop app, sharing the message store) is in the room,
 // under another nick and under the same one: it exits 0 as soon as the room
-// has the message, although the other client may record that in the shared
-// store first.
+// has the message, although the other client records that in the shared
+// store first (the command's link is the slower one here, so it always
+// does).
 func TestSendRoomBesideOtherDevice(t *testing.T) {
 	srv := prosodytest.Start(t, prosodytest.Options{Components: []prosodytest.Component{{
 		Domain: "conference.magpie.test", Module: "muc", Config: "\tmodules_enabled = { \"muc_mam\" }\n\tmuc_room_default_persistent = true\n"}}})
 	alice := srv.AddUser(t, "alice", "alice-pw")
 	office := jid.MustParse("office@conference." + srv.Domain)
 	h := newHarness(t)
-	conn := []string{"--server", srv.C2SAddr, "--trust-fingerprint", xmpp.FormatFingerprint(srv.Fingerprint)}
+	slow := slowLink(t, srv.C2SAddr, 100*time.Millisecond)
+	conn := []string{"--server", slow, "--trust-fingerprint", xmpp.FormatFingerprint(srv.Fingerprint)}
 	h.run("alice-pw\n", append([]string{"login", "--jid", alice, "--password-stdin"}, conn...)...).expect(t, ExitOK, "")
 
 	db, _ := h.openStore(alice)
@@ -161,4 +165,57 @@ func TestSendRoomBesideOtherDevice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// slowLink forwards TCP to target and delivers what the server sends
+// after delay (in order), like a link with that much latency one way.
+func slowLink(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() {
+				type chunk struct {
+					at   time.Time
+					data []byte
+				}
+				chunks := make(chan chunk, 1024)
+				go func() {
+					defer close(chunks)
+					for {
+						buf := make([]byte, 32*1024)
+						n, err := out.Read(buf)
+						if n > 0 {
+							chunks <- chunk{time.Now(), buf[:n]}
+						}
+						if err != nil {
+							return
+						}
+					}
+				}()
+				defer in.Close()
+				for c := range chunks {
+					time.Sleep(time.Until(c.at.Add(delay)))
+					if _, err := in.Write(c.data); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
