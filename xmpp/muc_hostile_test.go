@@ -1,6 +1,8 @@
 package xmpp
 
 import (
+	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"reflect"
@@ -12,7 +14,12 @@ import (
 	"magpie/xmpp/prosodytest"
 	"magpie/xmpp/store"
 
+	"mellium.im/xmlstream"
+	mxmpp "mellium.im/xmpp"
+	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/mux"
+	"mellium.im/xmpp/stanza"
 )
 
 // Attacks by ordinary accounts of a real Prosody: a room occupant (or a
@@ -395,5 +402,66 @@ func TestForgedInvitations(t *testing.T) {
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%d: bob stored %q with %s, want %q", i, got, tc.peer, tc.want)
 		}
+	}
+}
+
+// TestRoomQuestionsCapped: strangers on another server send invitation
+// shaped messages from twenty JIDs, and their server (the in-memory fake)
+// never answers the client's disco#info about them. The client asks about
+// at most maxRoomQuestions at once; the others count as no room at once
+// (their messages are ordinary chats), and none is an invitation.
+func TestRoomQuestionsCapped(t *testing.T) {
+	t.Parallel()
+	const strangers = 20
+	never := make(chan struct{})
+	onInfo := func(iq stanza.IQ, t xmlstream.TokenReadEncoder, _ *xml.StartElement) error {
+		if iq.To.Domain().String() == "evil.example" {
+			<-never // (mellium would answer for a handler that returns)
+		}
+		_, err := xmlstream.Copy(t, iq.Result(nil))
+		return err
+	}
+	sessions := make(chan *mxmpp.Session, 1)
+	srv := startFakeServerMux(t, "secret", nil, func(s *mxmpp.Session) { sessions <- s },
+		mux.IQFunc(stanza.GetIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, onInfo))
+	c, err := New("bob@fake.test", WithServer(srv.addr), WithTrustedFingerprints(srv.fingerprint),
+		WithPassword(func(context.Context) (string, error) { return "secret", nil }), WithoutPresence())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record(c)
+	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { close(never) }) // (before Close: the server is stuck until then)
+	if err := c.Connect(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	sess := <-sessions
+	for i := 1; i <= strangers; i++ {
+		s := fmt.Sprintf(`<message xmlns='jabber:client' from='s%d@evil.example/r' to='bob@fake.test' id='m%d'>`+
+			`<x xmlns='http://jabber.org/protocol/muc#user'><invite from='boss@fake.test'/></x><body>hi %d</body></message>`, i, i, i)
+		if err := sess.Send(ctxT(t), xml.NewDecoder(strings.NewReader(s))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The ones beyond the cap are chats well before a question would
+	// time out.
+	chats := func() int {
+		return countEvents(rec, 0, func(e MessageReceived) bool { return strings.HasPrefix(e.Body, "hi ") })
+	}
+	deadline := time.Now().Add(discoTimeout / 2)
+	for chats() < strangers-maxRoomQuestions {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d chats, want %d", chats(), strangers-maxRoomQuestions)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c.kinds.mu.Lock()
+	asking := c.kinds.asking
+	c.kinds.mu.Unlock()
+	if asking != maxRoomQuestions || chats() != strangers-maxRoomQuestions {
+		t.Errorf("%d questions under way and %d chats; want %d and %d", asking, chats(), maxRoomQuestions, strangers-maxRoomQuestions)
+	}
+	if n := countEvents(rec, 0, func(InvitationReceived) bool { return true }); n != 0 {
+		t.Errorf("%d invitations reported", n)
 	}
 }

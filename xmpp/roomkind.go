@@ -24,6 +24,11 @@ import (
 // JIDs the client asks about.
 const maxRoomKinds = 1000
 
+// maxRoomQuestions caps the disco#info queries of verifyRoom under way at
+// once: beyond it, an unknown JID counts as no room (a stranger's server
+// may take its time to answer, for many JIDs).
+const maxRoomQuestions = 16
+
 // roomKinds remembers what the client learnt of JIDs and domains. Safe for
 // concurrent use.
 type roomKinds struct {
@@ -32,6 +37,7 @@ type roomKinds struct {
 	services map[string]bool // domains that are group chat services
 	// servicesLearnt is set once the own server's services were looked up.
 	servicesLearnt bool
+	asking         int // verifyRoom queries under way
 }
 
 // noteJID remembers whether bare is a room; a room's domain is a group
@@ -104,6 +110,21 @@ func (c *Client) verifyRoom(ctx context.Context, bare jid.JID) bool {
 	if err != nil {
 		return false
 	}
+	c.kinds.mu.Lock()
+	busy := c.kinds.asking >= maxRoomQuestions
+	if !busy {
+		c.kinds.asking++
+	}
+	c.kinds.mu.Unlock()
+	if busy {
+		c.log.Info("too many questions whether JIDs are rooms under way; taking one for no room", "jid", bare)
+		return false
+	}
+	defer func() {
+		c.kinds.mu.Lock()
+		c.kinds.asking--
+		c.kinds.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(ctx, discoTimeout)
 	defer cancel()
 	info, err := disco.GetInfo(ctx, "", bare, sess)
