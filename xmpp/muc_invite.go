@@ -108,7 +108,8 @@ func parseInvitation(w wireMessage, from jid.JID) (*InvitationReceived, *Invitat
 	return parseDirect(w, from), nil
 }
 
-// invitationType reports whether a message of type t can be an invitation.
+// invitationType reports whether a message of w's type can be an
+// invitation.
 func invitationType(w wireMessage) bool {
 	t := messageType(w.Type)
 	return t == stanza.NormalMessage || t == stanza.ChatMessage
@@ -232,9 +233,15 @@ func (c *Client) onInvitation(w wireMessage, m Message) bool {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if c.verifyRoom(ctx, sender) {
+		room := c.verifyRoom(ctx, sender)
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		switch {
+		case closed: // signed out meanwhile: nothing more to show
+		case room:
 			c.reportMediated(inv, decline, m)
-		} else if !c.notFromRoom(w, m) {
+		case !c.notFromRoom(w, m):
 			c.onPlainMessage(w, m)
 		}
 	}()
@@ -245,7 +252,7 @@ func (c *Client) onInvitation(w wireMessage, m Message) bool {
 // whose sender is no room: a direct invitation in it is reported, from
 // the sender (and true returned); otherwise it is an ordinary message.
 func (c *Client) notFromRoom(w wireMessage, m Message) bool {
-	c.log.Info("a mediated invitation or decline not from a room", "from", m.From)
+	c.log.Debug("a mediated invitation or decline not from a room", "from", m.From)
 	if inv := parseDirect(w, m.From); inv != nil {
 		c.reportInvitation(inv, m)
 		return true

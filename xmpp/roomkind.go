@@ -117,7 +117,7 @@ func (c *Client) verifyRoom(ctx context.Context, bare jid.JID) bool {
 	}
 	c.kinds.mu.Unlock()
 	if busy {
-		c.log.Info("too many questions whether JIDs are rooms under way; taking one for no room", "jid", bare)
+		c.log.Debug("too many questions whether JIDs are rooms under way; taking one for no room", "jid", bare)
 		return false
 	}
 	defer func() {
