@@ -100,6 +100,11 @@ type Client struct {
 	// roomOps tracks subject changes, invitations and declines; see
 	// muc_owner.go and muc_invite.go.
 	roomOps roomOps
+	// sentHere tracks the messages this client sent until their last
+	// state is reported (see setDelivery).
+	sentHere sentHere
+	// kinds remembers which JIDs are rooms (see roomkind.go).
+	kinds roomKinds
 }
 
 // Option configures a Client.

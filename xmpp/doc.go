@@ -83,8 +83,11 @@
 // room's archive (XEP-0313 on the room) where it has one, else from the
 // join history, after the newest stored message of the room; the store's
 // duplicate rules (the room's stanza-id, origin-id) keep every message
-// once. Own messages are told by the real JID where the room shows it, else
-// by the nicks the account used there (kept in the store). RoomMessage.Mention
+// once. Own messages are told by what the room vouches for, never by what
+// the sender put in the message: the room's occupant id (XEP-0421), the nick
+// it stamps live and the real JID its presence gives for it, in the archive
+// the real JID the archive appends (see ownRoomMessage); this device's own
+// also by their origin-id in the store. RoomMessage.Mention
 // marks messages that name the own nick (Mentions) or reference the own
 // occupant (XEP-0372); RoomNotify and SetRoomNotify keep the per-room
 // notification level in the store for the app to act on (read once per
@@ -94,10 +97,20 @@
 // room@service/nick) are one-to-one messages marked Message.Private, never
 // room messages or notices: they are told by the occupant's room being one
 // the client is in or joining, or by the muc#user element rooms add to them
-// (so also in the archive and in carbons). Their conversation, in the store
+// (so also in the archive and in carbons) when they come from a room the
+// client knows (see roomkind.go); a stranger's chat with that element stays
+// a chat with the stranger. Their conversation, in the store
 // and for History, is the occupant's full JID (Message.Peer), apart from the
 // room's. SendMessage to an occupant of a room the client is in sends one,
 // with that element, through the room's outbox.
+//
+// Who may say what about the messages the client sent: the server
+// acknowledges (stream management, or the answer to a ping), the room's
+// bare JID echoes, fails or refuses a room message, the occupant confirms
+// or fails a private message, the contact (any of its devices) a chat; an
+// error or receipt from anyone else with a message's id changes nothing
+// (see deliveryKeys). A mediated invitation or decline counts only from a
+// room; a direct one names its sender as the inviter.
 //
 // # Handlers
 //

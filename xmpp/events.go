@@ -68,10 +68,14 @@ type MessageReceived struct{ Message }
 type NoticeReceived struct{ Notice }
 
 // MessageFailed reports that a message sent earlier bounced: the server or the
-// peer returned it as an error (e.g. the recipient does not exist).
+// peer returned it as an error (e.g. the recipient does not exist). Only an
+// error from where the message went counts: for a room message the room's
+// bare JID, for a private message the occupant, for a chat the contact's
+// JID (any of its devices, or its server); an error from anyone else with
+// the message's id is ignored.
 type MessageFailed struct {
 	ID  string
-	To  jid.JID
+	To  jid.JID // the conversation (Message.Peer)
 	Err *StanzaError
 }
 

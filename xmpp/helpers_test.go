@@ -129,8 +129,11 @@ type netProxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	frozen map[net.Conn]bool // connections Freeze stopped
+	held   bool              // Hold: what the server sends waits
 	down   bool
 	conns  []net.Conn
+	// servers are the proxy's connections to the server.
+	servers map[net.Conn]bool
 }
 
 func newNetProxy(t *testing.T, target string) *netProxy {
@@ -161,6 +164,10 @@ func newNetProxy(t *testing.T, target string) *netProxy {
 			}
 			p.mu.Lock()
 			p.conns = append(p.conns, in, out)
+			if p.servers == nil {
+				p.servers = map[net.Conn]bool{}
+			}
+			p.servers[out] = true
 			p.mu.Unlock()
 			go p.pipe(in, out)
 			go p.pipe(out, in)
@@ -176,6 +183,7 @@ func (p *netProxy) pipe(dst, src net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
+			p.waitHeld(src)
 			p.mu.Lock()
 			frozen := p.frozen[src] || p.frozen[dst]
 			p.mu.Unlock()
@@ -202,6 +210,27 @@ func (p *netProxy) Freeze() {
 	p.frozen = map[net.Conn]bool{}
 	for _, c := range p.conns {
 		p.frozen[c] = true
+	}
+}
+
+// Hold keeps what the server sends from the client, in order and without
+// loss, until Release: the client hears nothing meanwhile, while what it
+// sends goes through.
+func (p *netProxy) Hold() { p.mu.Lock(); p.held = true; p.mu.Unlock() }
+
+// Release delivers what Hold kept, and carries on.
+func (p *netProxy) Release() { p.mu.Lock(); p.held = false; p.mu.Unlock() }
+
+// waitHeld waits while src is a server connection and the proxy holds.
+func (p *netProxy) waitHeld(src net.Conn) {
+	for {
+		p.mu.Lock()
+		held := p.held && p.servers[src]
+		p.mu.Unlock()
+		if !held {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

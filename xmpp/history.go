@@ -80,13 +80,14 @@ func (m Message) Peer() jid.JID {
 
 // conversation returns the store's key for the conversation with j: its
 // bare JID, or for a room's occupant (private messages) its full JID, when
-// the client is in that room or the store holds private messages with j.
+// the client is in that room or knows it for one (roomKind), or the store
+// holds private messages with j.
 // Any other full JID stands for its bare JID.
 func (c *Client) conversation(j jid.JID) jid.JID {
 	if j.Resourcepart() == "" || j.Localpart() == "" {
 		return j.Bare()
 	}
-	if c.isRoom(j.Bare()) {
+	if c.knownRoom(j.Bare()) {
 		return j
 	}
 	if c.opts.store != nil {
@@ -381,6 +382,7 @@ func (w *storeWriter) process(todo []storeItem) {
 		for _, r := range confirmed {
 			id := cmp.Or(r.OriginID, r.ID)
 			if peer, err := jid.Parse(r.Peer); err == nil && id != "" {
+				w.c.sentHere.reported(id, r.State)
 				w.c.events.push(MessageStateChanged{ID: id, Peer: peer, State: r.State})
 			}
 		}
@@ -464,18 +466,37 @@ func (c *Client) emitMessage(m Message) {
 // ack and a group chat room's echo both say "sent").
 //
 // peer is whom the message went to, or who answered for it: a bare or full
-// JID. A full one names the conversation of private messages with a room's
-// occupant if the store has the message there, else its bare JID does.
+// JID. It may move only the messages of the conversations deliveryKeys
+// gives it: a room's occupant none of the room's messages, a contact none
+// of anyone else's.
+//
+// A message this client sent is reported as moved also when the store had
+// it there already: another client sharing the store (the app beside the
+// command line, both in the room) may have taken the same confirmation
+// first.
 func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText string) {
 	if st == store.Sent && c.awaitsRewrite(id) {
 		return // the ack of a copy the room refused (roomBounced)
+	}
+	keys := c.deliveryKeys(peer)
+	if c.opts.store == nil {
+		if st == store.Failed {
+			return
+		}
+		c.mu.Lock() // a late ping answer must not follow Close's Offline
+		if key, ok := c.sentHere.report(id, keys, st); ok && !c.closed {
+			conv, _ := jid.Parse(key)
+			c.events.push(MessageStateChanged{ID: id, Peer: conv, State: st})
+		}
+		c.mu.Unlock()
+		return
 	}
 	c.store.do(func(db *store.DB) {
 		if db == nil {
 			return
 		}
-		for _, key := range peerKeys(peer) {
-			_, found, moved, err := db.MoveState(key, id, st, errText)
+		for _, key := range keys {
+			m, found, moved, err := db.MoveStateIf(key.peer, id, st, errText, key.accept)
 			if err != nil {
 				c.log.Error("store delivery state", "err", err)
 				return
@@ -483,20 +504,165 @@ func (c *Client) setDelivery(peer jid.JID, id string, st DeliveryState, errText 
 			if !found {
 				continue
 			}
-			if moved && st != store.Failed {
-				conv, _ := jid.Parse(key)
+			if st == store.Failed {
+				return
+			}
+			report := moved
+			if !moved && (m.State == st || m.State == store.Delivered) {
+				_, report = c.sentHere.report(id, []deliveryKey{key}, st)
+			} else if moved {
+				c.sentHere.reported(id, st)
+			}
+			if report {
+				conv, _ := jid.Parse(key.peer)
 				c.events.push(MessageStateChanged{ID: id, Peer: conv, State: st})
 			}
 			return
 		}
 	})
-	if c.opts.store == nil && st != store.Failed {
-		conv := c.conversation(peer)
-		c.mu.Lock() // a late ping answer must not follow Close's Offline
-		if !c.closed {
-			c.events.push(MessageStateChanged{ID: id, Peer: conv, State: st})
+}
+
+// failDelivery marks an outgoing message failed on a bounce from peer (an
+// error message with the message's id) and reports MessageFailed, when
+// peer may fail it (deliveryKeys): a room's error only from the room's
+// bare JID, a private message's from the occupant, a chat's from the
+// contact. An error anyone else sends with a known or guessed id changes
+// nothing and is not reported.
+func (c *Client) failDelivery(peer jid.JID, id string, se *StanzaError) {
+	keys := c.deliveryKeys(peer)
+	if c.opts.store == nil {
+		if key, ok := c.sentHere.report(id, keys, store.Failed); ok {
+			conv, _ := jid.Parse(key)
+			c.events.push(MessageFailed{ID: id, To: conv, Err: se})
 		}
-		c.mu.Unlock()
+		return
+	}
+	c.store.do(func(db *store.DB) {
+		if db == nil {
+			return
+		}
+		for _, key := range keys {
+			_, found, moved, err := db.MoveStateIf(key.peer, id, store.Failed, se.Error(), key.accept)
+			if err != nil {
+				c.log.Error("store delivery state", "err", err)
+				return
+			}
+			if !found {
+				continue
+			}
+			if moved {
+				c.sentHere.reported(id, store.Failed)
+				conv, _ := jid.Parse(key.peer)
+				c.events.push(MessageFailed{ID: id, To: conv, Err: se})
+			}
+			return
+		}
+	})
+}
+
+// deliveryKey is a conversation whose outgoing messages someone may
+// confirm or fail, and which of them (accept nil: all).
+type deliveryKey struct {
+	peer   string
+	accept func(store.Message) bool
+}
+
+func notGroupChat(m store.Message) bool { return m.Type != string(stanza.GroupChatMessage) }
+
+// deliveryKeys are the conversations whose outgoing messages from may move
+// on (a receipt, an error, an acknowledgement of what was sent to from):
+//
+//   - a bare JID (a contact, a room, a server): its own conversation. Only
+//     a room's bare JID speaks for the room's messages: no occupant can
+//     send from it.
+//   - a room's occupant (room@service/nick, of a room the client is in or
+//     knows, or with whom the store holds private messages): only the
+//     private conversation with that occupant, never the room's.
+//   - any other full JID (a contact's device, a service's resource): the
+//     conversation with its bare JID, its group chat messages excepted.
+func (c *Client) deliveryKeys(from jid.JID) []deliveryKey {
+	if from.Resourcepart() == "" {
+		return []deliveryKey{{peer: from.String()}}
+	}
+	if conv := c.conversation(from); conv.Resourcepart() != "" {
+		return []deliveryKey{{peer: conv.String()}}
+	}
+	return []deliveryKey{{peer: from.Bare().String(), accept: notGroupChat}}
+}
+
+// sentHere tracks the messages this client stored as outgoing, by id, until
+// their last state is reported: which conversation each went to, and the
+// furthest state reported. The store says where a message is, but another
+// client sharing it may record a confirmation before this one hears of it
+// (see setDelivery); without a store, it is what tells a confirmation of
+// a message sent from one that nobody asked for. Safe for concurrent use.
+type sentHere struct {
+	mu   sync.Mutex
+	msgs map[string]*sentMessage
+}
+
+type sentMessage struct {
+	peer      string
+	groupChat bool          // a room does not confirm delivery: sent is the end
+	reported  DeliveryState // Pending until a move is reported
+}
+
+// maxSentHere caps sentHere: a chat message whose peer sends no receipts
+// is never delivered, so its entry would stay.
+const maxSentHere = 5000
+
+// add starts tracking a stored outgoing message.
+func (s *sentHere) add(r store.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.msgs == nil {
+		s.msgs = map[string]*sentMessage{}
+	}
+	if len(s.msgs) >= maxSentHere {
+		for id, m := range s.msgs {
+			if m.reported >= store.Sent || len(s.msgs) >= maxSentHere {
+				delete(s.msgs, id)
+			}
+		}
+	}
+	s.msgs[cmp.Or(r.OriginID, r.ID)] = &sentMessage{peer: r.Peer, groupChat: r.Type == string(stanza.GroupChatMessage)}
+}
+
+// report reports whether st is news for the message id, sent from here to
+// one of keys, and notes it reported; with the key it went to.
+func (s *sentHere) report(id string, keys []deliveryKey, st DeliveryState) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.msgs[id]
+	if !ok {
+		return "", false
+	}
+	for _, k := range keys {
+		if k.peer != m.peer || (k.accept != nil && m.groupChat) {
+			continue
+		}
+		if st != store.Failed && m.reported != store.Failed && st <= m.reported {
+			return "", false
+		}
+		s.noteLocked(id, m, st)
+		return m.peer, true
+	}
+	return "", false
+}
+
+// reported notes that st was reported for id.
+func (s *sentHere) reported(id string, st DeliveryState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.msgs[id]; ok {
+		s.noteLocked(id, m, st)
+	}
+}
+
+func (s *sentHere) noteLocked(id string, m *sentMessage, st DeliveryState) {
+	m.reported = st
+	if st == store.Delivered || st == store.Failed || (m.groupChat && st == store.Sent) {
+		delete(s.msgs, id) // nothing further to report
 	}
 }
 

@@ -104,6 +104,9 @@ func (c *Client) catchUp(l *link) {
 	defer cancel()
 	ctx, stop := linkContext(ctx, l) // the session ending ends the catch-up
 	defer stop()
+	// The archive may hold private messages through rooms not joined
+	// yet: their service must be known to tell them (see isPrivate).
+	c.learnRoomServices(ctx, l.sess)
 	before := c.archivedAdded.Load()
 	err := c.fetchArchive(ctx, l.sess)
 	c.store.barrier()

@@ -83,6 +83,7 @@ type wireText struct {
 
 type wireDelay struct {
 	Stamp time.Time `xml:"stamp,attr"`
+	From  string    `xml:"from,attr"` // who delayed it (a room, for its history)
 }
 
 type wireForwarded struct {
@@ -130,6 +131,8 @@ type wireMessage struct {
 	// Room invitations and declines (XEP-0045, XEP-0249); see muc_invite.go.
 	MUCUser    *wireMUCUserMessage `xml:"http://jabber.org/protocol/muc#user x"`
 	Conference *wireDirectInvite   `xml:"jabber:x:conference x"`
+	// The sender's XEP-0421 occupant id in a room that supports it.
+	OccupantID *wireOccupantID `xml:"urn:xmpp:occupant-id:0 occupant-id"`
 	// Mentions in group chat messages (XEP-0372).
 	References []struct {
 		Type string `xml:"type,attr"`
@@ -201,7 +204,11 @@ func (c *Client) translate(w wireMessage) (Message, bool) {
 // element rooms add to private messages (and clients, Magpie too, add to
 // the ones they send). The element is what tells them in the archive and in
 // carbons, which may come before the room is joined again, or for a room
-// only another device of the account is in.
+// only another device of the account is in. Anyone can add the element,
+// though: from someone else it counts only when the sender is a room the
+// client knows of (roomKind: its service, the own server's among them, is
+// looked up before the archive is read); a stranger's chat with it stays a
+// chat with the stranger. The account's own devices are trusted with it.
 func (c *Client) isPrivate(w wireMessage, m Message) bool {
 	if m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage {
 		return false
@@ -213,7 +220,10 @@ func (c *Client) isPrivate(w wireMessage, m Message) bool {
 	if occupant.Resourcepart() == "" || occupant.Localpart() == "" || occupant.Bare().Equal(c.account) {
 		return false // a room's occupant JID is room@service/nick
 	}
-	return w.MUCUser != nil || c.isRoom(occupant.Bare())
+	if c.isRoom(occupant.Bare()) {
+		return true
+	}
+	return w.MUCUser != nil && (m.Outgoing || c.knownRoom(occupant.Bare()))
 }
 
 // fromOwnAccount reports whether a wrapper (carbon, archive result) came
@@ -311,21 +321,35 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		if c.roomBounced(m.From, m.ID, w.Error) {
 			return
 		}
-		fail := MessageFailed{ID: m.ID, To: m.From, Err: &StanzaError{Condition: "undefined-condition"}}
+		se := &StanzaError{Condition: "undefined-condition"}
 		if w.Error != nil {
-			fail.Err = &StanzaError{Condition: string(w.Error.Condition), Type: string(w.Error.Type), Text: errorText(*w.Error)}
+			se = &StanzaError{Condition: string(w.Error.Condition), Type: string(w.Error.Type), Text: errorText(*w.Error)}
 		}
-		c.setDelivery(m.From, m.ID, DeliveryFailed, fail.Err.Error())
-		c.events.push(fail)
+		c.failDelivery(m.From, m.ID, se)
 		c.onRoomError(m.From, w.Error)
 	case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
-		if c.isNotice(m) {
-			c.notice(m)
-			return
-		}
-		if m.Type != stanza.HeadlineMessage { // (an own headline: nothing to show)
-			c.onChat(m, w, enc)
-		}
+		c.onChatOrNotice(w, m, enc)
+	}
+}
+
+// onChatOrNotice routes a live chat, normal or headline message: to the
+// notices inbox (see isNotice), or as a chat.
+func (c *Client) onChatOrNotice(w wireMessage, m Message, enc xmlstream.TokenWriter) {
+	if c.isNotice(m) {
+		c.notice(m)
+		return
+	}
+	if m.Type != stanza.HeadlineMessage { // (an own headline: nothing to show)
+		c.onChat(m, w, enc)
+	}
+}
+
+// onPlainMessage routes a live message that turned out to be an ordinary
+// one after Serve moved on (see onInvitation): no receipt is sent for it.
+func (c *Client) onPlainMessage(w wireMessage, m Message) {
+	switch m.Type {
+	case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
+		c.onChatOrNotice(w, m, nil)
 	}
 }
 
@@ -501,6 +525,7 @@ func (c *Client) storeOutgoing(m OutgoingMessage) (store.Message, error) {
 			return store.Message{}, fmt.Errorf("xmpp: store message: %w", err)
 		}
 	}
+	c.sentHere.add(rec)
 	return rec, nil
 }
 
@@ -644,6 +669,7 @@ func (c *Client) Resend(ctx context.Context, peer jid.JID, id string) error {
 	case !found || rec.Dir != store.Outgoing:
 		return ErrUnknownMessage
 	}
+	c.sentHere.add(rec)
 	c.mu.Lock()
 	l := c.link
 	c.mu.Unlock()

@@ -28,11 +28,16 @@ const (
 	nsMUCUser  = nsMUC + "#user"
 	nsMUCAdmin = nsMUC + "#admin"
 	nsMUCOwner = nsMUC + "#owner"
+	// nsOccupantID is XEP-0421: a room that supports it gives each
+	// occupant an id of its own making, stable per account.
+	nsOccupantID = "urn:xmpp:occupant-id:0"
 )
 
 // The MUC status codes Magpie acts on (XEP-0045 §15.6).
 const (
 	statusConfigChanged = 104 // the room's configuration changed
+	statusNonAnonymous  = 172 // the room now shows real JIDs to all
+	statusSemiAnonymous = 173 // the room now shows real JIDs to moderators only
 	statusSelf          = 110
 	statusCreated       = 201
 	statusNickFixed     = 210 // the service assigned or changed the nick on join
@@ -173,8 +178,10 @@ type OccupantChanged struct {
 // RoomMessage reports a group chat message: live, or from the room's
 // history on join (Message.Delayed; Message.Archived when it came from the
 // room's archive). With a store it is reported once, when it is first
-// stored. Message.Outgoing is set on the own messages, also on those sent
-// under an earlier nick or from another device.
+// stored. Message.Outgoing is set on the own messages where the room
+// vouches for the sender (see ownRoomMessage): also on those sent under an
+// earlier nick or from another device, where the room gives occupant ids
+// (XEP-0421) or its archive the real JID.
 type RoomMessage struct {
 	Message
 	Room jid.JID
@@ -248,10 +255,14 @@ type roomState struct {
 	membersOnly, infoKnown    bool
 	name                      string // from disco#info, "" if none
 	subjectOpen, subjectKnown bool   // any occupant may set the subject (disco#info)
-	// ownNicks are the nicks the account has used here, with when each
-	// was given up (zero: in use); loaded from the store on the first
-	// join. They tell own messages in the room's history.
-	ownNicks map[string]time.Time
+	// What the room's disco#info said about the senders of its messages:
+	// it sets occupant ids itself (XEP-0421, urn:xmpp:occupant-id:0), it
+	// shows real JIDs to all (muc_nonanonymous).
+	occupantIDs, nonAnonymous bool
+	// selfOccupantID is the own occupant id, from the room's presence for
+	// the own occupant, where occupantIDs: the same for every nick and
+	// device of the account.
+	selfOccupantID string
 	// While filling (the archive query after a join), live messages wait
 	// in held, so that the store gets the missed ones first, in order.
 	filling  bool
@@ -291,6 +302,11 @@ func WithRoomPassword(pw string) JoinOption { return func(o *joinOptions) { o.pa
 // (see JoinRoom).
 func WithRoomHistory(maxStanzas int) JoinOption {
 	return func(o *joinOptions) { o.maxStanzas = maxStanzas }
+}
+
+// wireOccupantID is a XEP-0421 occupant id.
+type wireOccupantID struct {
+	ID string `xml:"id,attr"`
 }
 
 // wireMUCUser is the muc#user element of room presence and messages.
@@ -464,10 +480,7 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 	if infoErr != nil && (l.isDone() || ctx.Err() != nil) {
 		return fail(fmt.Errorf("xmpp: join room %s: %w", r.room, infoErr))
 	}
-	c.mu.Lock()
-	needNicks := r.ownNicks == nil // (a rejoin has them)
-	c.mu.Unlock()
-	anchor := c.roomAnchor(r.room, needNicks)
+	anchor := c.roomAnchor(r.room)
 
 	archived := infoErr == nil && info.archived // unknown: the join history it is
 	c.mu.Lock()
@@ -479,9 +492,6 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 	r.occupants = map[string]Occupant{}
 	c.storeHeldLocked(r) // held by a fill on a lost link
 	r.filling, r.fillBy = archived, ch
-	if r.ownNicks == nil {
-		r.ownNicks = anchor.nicks
-	}
 	nick, password := r.nick, r.password
 	c.mu.Unlock()
 	if infoErr == nil {
@@ -543,6 +553,10 @@ func (c *Client) join(ctx context.Context, l *link, r *roomState, maxStanzas int
 func (c *Client) noteRoomInfo(r *roomState, info roomInfo) {
 	c.mu.Lock()
 	r.membersOnly, r.infoKnown, r.name = info.membersOnly, true, info.name
+	r.occupantIDs, r.nonAnonymous = info.occupantIDs, info.nonAnonymous
+	if info.conference {
+		c.kinds.noteJID(r.room, true)
+	}
 	r.subjectOpen, r.subjectKnown = info.subjectOpen, info.subjectKnown
 	if s, ok := c.roomSettings[r.room.String()]; ok {
 		s.MembersOnly, s.Known = info.membersOnly, true
@@ -608,15 +622,13 @@ type roomAnchor struct {
 	stanzaID   string    // the newest stored stanza-id of the room (its archive id)
 	stanzaTime time.Time // that message's time
 	newest     time.Time // the newest stored message's time (zero: none)
-	nicks      map[string]time.Time
 }
 
 // roomAnchor reads the store: what is stored of room decides what the join
-// asks for; with nicks, also the nicks the account used there. Read before
-// the join presence goes out: live messages stored after it must not move
-// the anchor past the gap.
-func (c *Client) roomAnchor(room jid.JID, nicks bool) roomAnchor {
-	a := roomAnchor{nicks: map[string]time.Time{}}
+// asks for. Read before the join presence goes out: live messages stored
+// after it must not move the anchor past the gap.
+func (c *Client) roomAnchor(room jid.JID) roomAnchor {
+	var a roomAnchor
 	if c.opts.store == nil {
 		return a
 	}
@@ -628,16 +640,6 @@ func (c *Client) roomAnchor(room jid.JID, nicks bool) roomAnchor {
 	var err error
 	if a.stanzaID, a.stanzaTime, err = db.NewestStanzaID(room.String()); err != nil {
 		c.log.Error("read room anchor", "err", err)
-	}
-	if !nicks {
-		return a
-	}
-	used, err := db.RoomNicks(room.String())
-	if err != nil {
-		c.log.Error("read room nicks", "err", err)
-	}
-	for _, n := range used {
-		a.nicks[n.Nick] = n.Until
 	}
 	return a
 }
@@ -760,7 +762,6 @@ func (c *Client) LeaveRoom(ctx context.Context, room jid.JID) error {
 	if !ok {
 		return ErrNotInRoom
 	}
-	c.noteNick(room, r.nick, time.Now())
 	c.failRoomOutbox(room, fmt.Errorf("xmpp: not sent: you left the room %s", room))
 	c.events.push(RoomLeft{Room: room, Reason: LeftByUser})
 	if l == nil {
@@ -1029,8 +1030,13 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		}
 	}
 	var events []Event
-	self := x.has(statusSelf) || (nick == r.nick && !x.has(statusNickChanged) && p.Type != "error") ||
-		(p.Type == "error" && nick == r.nick)
+	// The own occupant: the room says so (110), or refuses the join
+	// (an error from the nick asked for). Once in, presence from the own
+	// nick is the own occupant's too (another device of the account
+	// sharing it, which the room tells without 110); during a join it
+	// may still be the one who held the nick before, leaving.
+	self := x.has(statusSelf) || (p.Type == "error" && nick == r.nick) ||
+		(r.joined && nick == r.nick && !x.has(statusNickChanged) && p.Type != "error")
 	occ := Occupant{Nick: nick}
 	var itemNick, itemReason, actor string
 	if x != nil && len(x.Items) > 0 {
@@ -1059,8 +1065,6 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 		if x.has(statusNickChanged) && itemNick != "" {
 			if self {
 				r.nick = itemNick
-				c.ownNickLocked(r, nick, time.Now())
-				c.ownNickLocked(r, itemNick, time.Time{})
 				r.answerNick(nil)
 			}
 			delete(r.occupants, nick)
@@ -1095,7 +1099,6 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 			c.scheduleRejoinLocked(r)
 			break
 		}
-		c.ownNickLocked(r, nick, time.Now())
 		delete(c.rooms, room.String())
 		r.answerNick(ErrNotInRoom)
 		c.failRoomOutbox(room, fmt.Errorf("xmpp: not sent: out of the room %s (%s)", room, reason))
@@ -1105,8 +1108,8 @@ func (c *Client) onRoomPresence(p wirePresence, from jid.JID) {
 			// The room may have given another nick than the one asked
 			// for (status 210): the one in the from is ours now.
 			r.nick = nick
-			if until, known := r.ownNicks[nick]; !known || !until.IsZero() {
-				c.ownNickLocked(r, nick, time.Time{})
+			if p.OccupantID != nil && p.OccupantID.ID != "" {
+				r.selfOccupantID = p.OccupantID.ID
 			}
 		}
 		r.occupants[nick] = occ
@@ -1149,7 +1152,10 @@ func (c *Client) onRoomMessage(w wireMessage, m Message, archived bool) {
 	if isSubject && !archived {
 		r.subject = m.Subject
 	}
-	own := c.ownRoomMessage(r, w, m, archived)
+	// Join history carries the room's delay; a delay an occupant added
+	// to a live message says nothing about who sent it when.
+	history := archived || (w.Delay != nil && w.Delay.From == room.String())
+	own := c.ownRoomMessage(r, w, m, history, archived)
 	if !isSubject && m.Body != "" && !own {
 		m.mention = Mentions(m.Body, r.nick) || c.referencesSelf(w, room, r.nick)
 	}
@@ -1160,7 +1166,11 @@ func (c *Client) onRoomMessage(w wireMessage, m Message, archived bool) {
 		}
 		return
 	}
-	if !archived && w.MUCUser != nil && w.MUCUser.has(statusConfigChanged) {
+	if !archived && nick == "" && w.MUCUser != nil &&
+		(w.MUCUser.has(statusConfigChanged) || w.MUCUser.has(statusNonAnonymous) || w.MUCUser.has(statusSemiAnonymous)) {
+		// Only the room's own status counts: Prosody relays what an
+		// occupant puts in a message, and every client in the room
+		// would ask the room again for each.
 		go c.refreshRoomInfo(room) // who may set the subject, say
 	}
 	if m.Body == "" {
@@ -1195,60 +1205,64 @@ func (c *Client) onRoomMessage(w wireMessage, m Message, archived bool) {
 	c.store.message(m, false) // not live: room ids must not move the account's archive cursor
 }
 
-// ownRoomMessage tells whether a room message is the account's own: the
-// real JID, where the room shows it (non-anonymous rooms, and Prosody's
-// archive), decides; else the nick: the current one for a live message,
-// and for one from the history any nick the account used in the room
-// until it gave it up (an echo of a message whose nick was taken by
-// someone else later is the one case this gets wrong). A copy of a stored
-// own message is recognised by its origin-id in the store as well. Hold
-// c.mu.
-func (c *Client) ownRoomMessage(r *roomState, w wireMessage, m Message, archived bool) bool {
-	if w.MUCUser != nil {
-		for _, it := range w.MUCUser.Items {
-			if it.JID == "" {
-				continue
-			}
-			if j, err := jid.Parse(it.JID); err == nil {
-				return j.Bare().Equal(c.account)
-			}
-		}
-	}
+// ownRoomMessage tells whether a room message is the account's own, from
+// what the room vouches for, never from what the sender put in it (Prosody
+// relays an occupant's muc#user element, and keeps it in the archive):
+//
+//   - the occupant id (XEP-0421), where the room sets it itself (it says
+//     so in its disco#info, and then removes any the sender put in): one
+//     per account, so it also tells the messages of other devices and of
+//     earlier nicks;
+//   - live: the nick, the room's own from: the current own nick is the
+//     account's (another device of it shares the nick); another nick is
+//     the account's if the room's presence gave the account's real JID
+//     for it;
+//   - history (the archive's results, and join history with the room's
+//     delay): in a room that shows real JIDs, the item the archive adds
+//     after anything the sender's message carried (Prosody's muc_mam; in
+//     other rooms it strips them all). An earlier own nick alone is not
+//     enough: anyone may take it once given up, and the client cannot
+//     know when the room saw it given up.
+//
+// Messages of this device are also told by their origin-id in the store
+// (see the store's duplicate rules). Hold c.mu.
+func (c *Client) ownRoomMessage(r *roomState, w wireMessage, m Message, history, archived bool) bool {
 	nick := m.From.Resourcepart()
 	if nick == "" {
 		return false // the room itself
 	}
-	if !archived && !m.Delayed {
-		return nick == r.nick
+	if r.occupantIDs && r.selfOccupantID != "" && w.OccupantID != nil && w.OccupantID.ID != "" {
+		return w.OccupantID.ID == r.selfOccupantID
 	}
-	if nick == r.nick {
-		return true
+	if !history {
+		if nick == r.nick {
+			return true
+		}
+		o, ok := r.occupants[nick]
+		return ok && o.JID.Bare().Equal(c.account)
 	}
-	until, ok := r.ownNicks[nick]
-	return ok && (until.IsZero() || !m.Time.After(until))
+	if archived && r.nonAnonymous {
+		if j, ok := archiveSender(w); ok {
+			return j.Bare().Equal(c.account)
+		}
+	}
+	return false
 }
 
-// ownNickLocked notes that the account uses nick in r (zero until) or gave
-// it up at until, in r and in the store. Hold c.mu.
-func (c *Client) ownNickLocked(r *roomState, nick string, until time.Time) {
-	if r.ownNicks == nil {
-		r.ownNicks = map[string]time.Time{}
+// archiveSender is the real JID the room's archive gives for the sender of
+// an archived message: the last item of the muc#user elements, as
+// Prosody's muc_mam appends its own after what the sender's message
+// carried.
+func archiveSender(w wireMessage) (jid.JID, bool) {
+	if w.MUCUser == nil || len(w.MUCUser.Items) == 0 {
+		return jid.JID{}, false
 	}
-	r.ownNicks[nick] = until
-	c.noteNick(r.room, nick, until)
-}
-
-// noteNick records in the store that the account uses nick in room (zero
-// until) or gave it up at until.
-func (c *Client) noteNick(room jid.JID, nick string, until time.Time) {
-	c.store.do(func(db *store.DB) {
-		if db == nil {
-			return
-		}
-		if err := db.SetRoomNick(room.String(), nick, until); err != nil {
-			c.log.Error("store room nick", "err", err)
-		}
-	})
+	it := w.MUCUser.Items[len(w.MUCUser.Items)-1]
+	j, err := jid.Parse(it.JID)
+	if err != nil || it.JID == "" {
+		return jid.JID{}, false
+	}
+	return j, true
 }
 
 // roomsToRejoin lists the rooms joined on an earlier session (not a first

@@ -39,6 +39,9 @@ type roomInfo struct {
 	subjectOpen bool   // any occupant may set the subject
 	// subjectKnown is set when the room said who may set the subject.
 	subjectKnown bool
+	occupantIDs  bool // urn:xmpp:occupant-id:0: the room sets occupant ids
+	nonAnonymous bool // muc_nonanonymous: real JIDs are shown to all
+	conference   bool // the identity says it is a room (conference)
 }
 
 // discoRoom asks a room about itself and what it supports (disco#info,
@@ -69,6 +72,9 @@ func discoRoom(ctx context.Context, sess *mxmpp.Session, room jid.JID) (roomInfo
 		}
 	}
 	for _, id := range in.Identity {
+		if id.Category == "conference" {
+			ri.conference = true
+		}
 		// Prosody names a room without a configured name by its local
 		// part; that says nothing the address does not.
 		if id.Category == "conference" && id.Name != "" && id.Name != room.Localpart() {
@@ -81,6 +87,10 @@ func discoRoom(ctx context.Context, sess *mxmpp.Session, room jid.JID) (roomInfo
 			ri.archived = true
 		case "muc_membersonly":
 			ri.membersOnly = true
+		case nsOccupantID:
+			ri.occupantIDs = true
+		case "muc_nonanonymous":
+			ri.nonAnonymous = true
 		}
 	}
 	return ri, nil

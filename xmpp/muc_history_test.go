@@ -85,38 +85,61 @@ func TestJoinHistory(t *testing.T) {
 }
 
 // TestOwnRoomMessage checks how room messages are told to be the
-// account's own: by real JID where shown, else by the nicks the account
-// held, and only while it held them.
+// account's own: by what the room vouches for (its occupant ids, the nick
+// it stamps, the real JIDs its presence and its archive give), never by
+// what the sender put in the message.
 func TestOwnRoomMessage(t *testing.T) {
 	c := &Client{account: jid.MustParse("alice@example.com")}
 	room := jid.MustParse("office@conference.example.com")
-	gaveUp := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := &roomState{room: room, nick: "Alicia", ownNicks: map[string]time.Time{"Alice": gaveUp, "Alicia": {}}}
-	withJID := func(j string) wireMessage {
-		x := &wireMUCUserMessage{}
-		x.Items = append(x.Items, wireMUCItem{JID: j})
-		return wireMessage{MUCUser: x}
+	occupants := map[string]Occupant{
+		"Carol": {Nick: "Carol", JID: jid.MustParse("alice@example.com/phone")},
+		"Bob":   {Nick: "Bob", JID: jid.MustParse("bob@example.com/pc")},
 	}
+	plain := &roomState{room: room, nick: "Alicia", occupants: occupants}
+	public := &roomState{room: room, nick: "Alicia", occupants: occupants, nonAnonymous: true}
+	withIDs := &roomState{room: room, nick: "Alicia", occupants: occupants, occupantIDs: true, selfOccupantID: "me"}
+	msg := func(oid string, jids ...string) wireMessage {
+		var w wireMessage
+		if oid != "" {
+			w.OccupantID = &wireOccupantID{ID: oid}
+		}
+		if len(jids) > 0 {
+			w.MUCUser = &wireMUCUserMessage{}
+			for _, j := range jids {
+				w.MUCUser.Items = append(w.MUCUser.Items, wireMUCItem{JID: j})
+			}
+		}
+		return w
+	}
+	const live, history, archived = 0, 1, 2
 	for i, tc := range []struct {
-		w        wireMessage
-		nick     string
-		t        time.Time
-		archived bool
-		want     bool
+		r    *roomState
+		w    wireMessage
+		nick string
+		kind int
+		want bool
 	}{
-		{wireMessage{}, "Alicia", time.Time{}, false, true},
-		{wireMessage{}, "Alice", time.Time{}, false, false}, // live: only the current nick
-		{wireMessage{}, "Alice", gaveUp.Add(-time.Hour), true, true},
-		{wireMessage{}, "Alice", gaveUp.Add(time.Hour), true, false}, // someone took the nick later
-		{wireMessage{}, "Alicia", gaveUp.Add(time.Hour), true, true},
-		{wireMessage{}, "Bob", gaveUp, true, false},
-		{withJID("alice@example.com/phone"), "Bob", gaveUp, true, true},
-		{withJID("bob@example.com"), "Alicia", gaveUp, true, false},
+		{plain, msg(""), "Alicia", live, true},
+		{plain, msg(""), "Alice", live, false}, // an earlier nick: anyone may have it now
+		{plain, msg(""), "Carol", live, true},  // the room's presence gave the account's JID
+		{plain, msg(""), "Bob", live, false},
+		{plain, msg("", "alice@example.com"), "Bob", live, false},     // the sender's own element
+		{plain, msg("me"), "Bob", live, false},                        // an occupant id the room does not vouch for
+		{plain, msg(""), "Alicia", history, false},                    // history: the nick says nothing of then
+		{plain, msg("", "alice@example.com"), "Bob", archived, false}, // the room shows no real JIDs: not the archive's
+		{public, msg("", "alice@example.com/phone"), "Bob", archived, true},
+		{public, msg("", "alice@example.com", "bob@example.com"), "Bob", archived, false}, // the archive's item is the last
+		{public, msg("", "alice@example.com"), "Bob", history, false},                     // join history keeps the sender's element
+		{withIDs, msg("me"), "Bob", live, true},
+		{withIDs, msg("me"), "Old nick", archived, true},
+		{withIDs, msg("you"), "Alicia", archived, false},
+		{withIDs, msg("you", "alice@example.com"), "Bob", live, false},
+		{withIDs, msg(""), "Alicia", live, true}, // no id (another server's history): the nick
 	} {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			from, _ := room.WithResource(tc.nick)
-			m := Message{From: from, Time: tc.t, Delayed: tc.archived, Archived: tc.archived}
-			if got := c.ownRoomMessage(r, tc.w, m, tc.archived); got != tc.want {
+			m := Message{From: from, Delayed: tc.kind != live, Archived: tc.kind == archived}
+			if got := c.ownRoomMessage(tc.r, tc.w, m, tc.kind != live, tc.kind == archived); got != tc.want {
 				t.Fatalf("own = %v, want %v", got, tc.want)
 			}
 		})

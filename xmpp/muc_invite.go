@@ -98,48 +98,71 @@ type wireDirectInvite struct {
 }
 
 // parseInvitation reads an invitation or a decline out of a message from
-// from. Both are nil for any other message (groupchat and error messages
-// included: neither can be an invitation).
+// from, as the message claims it: a mediated one (from a room) before a
+// direct one. Both are nil for any other message (groupchat and error
+// messages included: neither can be an invitation).
 func parseInvitation(w wireMessage, from jid.JID) (*InvitationReceived, *InvitationDeclined) {
-	if t := messageType(w.Type); t != stanza.NormalMessage && t != stanza.ChatMessage {
+	if inv, decline := parseMediated(w, from); inv != nil || decline != nil {
+		return inv, decline
+	}
+	return parseDirect(w, from), nil
+}
+
+// invitationType reports whether a message of w's type can be an
+// invitation.
+func invitationType(w wireMessage) bool {
+	t := messageType(w.Type)
+	return t == stanza.NormalMessage || t == stanza.ChatMessage
+}
+
+// parseMediated reads a mediated invitation or a decline (XEP-0045 §7.8.2)
+// out of a message from from, which is taken for the room: only a room
+// sends them, which the caller checks (see onInvitation).
+func parseMediated(w wireMessage, from jid.JID) (*InvitationReceived, *InvitationDeclined) {
+	x := w.MUCUser
+	if !invitationType(w) || x == nil || (len(x.Invites) == 0 && x.Decline == nil) {
 		return nil, nil
 	}
-	if x := w.MUCUser; x != nil && (len(x.Invites) > 0 || x.Decline != nil) {
-		room := from.Bare()
-		if room.Localpart() == "" {
-			return nil, nil // a room has a local part: this is not one
+	room := from.Bare()
+	if room.Localpart() == "" {
+		return nil, nil // a room has a local part: this is not one
+	}
+	if x.Decline != nil {
+		d := &InvitationDeclined{Room: room, Reason: strings.TrimSpace(x.Decline.Reason)}
+		if j, err := jid.Parse(x.Decline.From); err == nil && x.Decline.From != "" {
+			d.From = j.Bare()
 		}
-		if x.Decline != nil {
-			d := &InvitationDeclined{Room: room, Reason: strings.TrimSpace(x.Decline.Reason)}
-			if j, err := jid.Parse(x.Decline.From); err == nil && x.Decline.From != "" {
-				d.From = j.Bare()
-			}
-			return nil, d
-		}
-		inv := &InvitationReceived{Room: room, Password: x.Password}
-		for _, it := range x.Invites { // Openfire may split from and reason
-			inv.Reason = cmp.Or(inv.Reason, strings.TrimSpace(it.Reason))
-			if j, err := jid.Parse(it.From); err == nil && it.From != "" && inv.From.Equal(jid.JID{}) {
-				inv.From = j.Bare()
-				if inv.From.Equal(room) {
-					inv.From = j // an occupant JID: the bare one would be the room
-				}
+		return nil, d
+	}
+	inv := &InvitationReceived{Room: room, Password: x.Password}
+	for _, it := range x.Invites { // Openfire may split from and reason
+		inv.Reason = cmp.Or(inv.Reason, strings.TrimSpace(it.Reason))
+		if j, err := jid.Parse(it.From); err == nil && it.From != "" && inv.From.Equal(jid.JID{}) {
+			inv.From = j.Bare()
+			if inv.From.Equal(room) {
+				inv.From = j // an occupant JID: the bare one would be the room
 			}
 		}
-		return inv, nil
 	}
-	if x := w.Conference; x != nil {
-		room, err := jid.Parse(x.JID)
-		if err != nil || x.JID == "" || room.Localpart() == "" {
-			return nil, nil
-		}
-		reason := strings.TrimSpace(x.Reason)
-		if reason == "" {
-			reason = strings.TrimSpace(x.Text)
-		}
-		return &InvitationReceived{Room: room.Bare(), From: from.Bare(), Reason: reason, Password: x.Password, Direct: true}, nil
+	return inv, nil
+}
+
+// parseDirect reads a direct invitation (XEP-0249) out of a message from
+// from: the inviter is from, whatever else the message claims.
+func parseDirect(w wireMessage, from jid.JID) *InvitationReceived {
+	x := w.Conference
+	if !invitationType(w) || x == nil {
+		return nil
 	}
-	return nil, nil
+	room, err := jid.Parse(x.JID)
+	if err != nil || x.JID == "" || room.Localpart() == "" {
+		return nil
+	}
+	reason := strings.TrimSpace(x.Reason)
+	if reason == "" {
+		reason = strings.TrimSpace(x.Text)
+	}
+	return &InvitationReceived{Room: room.Bare(), From: from.Bare(), Reason: reason, Password: x.Password, Direct: true}
 }
 
 // invitationKey identifies an invitation for de-duplication: by the room
@@ -178,6 +201,12 @@ func (o *roomOps) firstInvitation(inv *InvitationReceived) bool {
 // archived copies alike) out of the message flow, so that none is stored
 // as a chat or a notice, and reports the live ones. It reports whether m
 // was one. It runs in Serve.
+//
+// A mediated invitation or a decline counts only from a room (roomKind;
+// when the client does not know the sender, it asks, off Serve, and acts
+// on the answer). From anyone else the message is what it is besides: a
+// direct invitation from its sender, if it carries one, else an ordinary
+// message (returned false here, or handed on after the answer).
 func (c *Client) onInvitation(w wireMessage, m Message) bool {
 	inv, decline := parseInvitation(w, m.From)
 	if inv == nil && decline == nil {
@@ -188,18 +217,68 @@ func (c *Client) onInvitation(w wireMessage, m Message) bool {
 		// archive: neither a chat nor a prompt.
 		return true
 	}
-	if decline != nil {
-		c.events.push(*decline)
+	if inv != nil && inv.Direct {
+		c.reportInvitation(inv, m)
 		return true
 	}
+	sender := m.From.Bare()
+	room, known := c.roomKind(sender)
+	switch {
+	case known && room:
+		c.reportMediated(inv, decline, m)
+		return true
+	case known:
+		return c.notFromRoom(w, m)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		room := c.verifyRoom(ctx, sender)
+		c.mu.Lock()
+		closed := c.closed
+		c.mu.Unlock()
+		switch {
+		case closed: // signed out meanwhile: nothing more to show
+		case room:
+			c.reportMediated(inv, decline, m)
+		case !c.notFromRoom(w, m):
+			c.onPlainMessage(w, m)
+		}
+	}()
+	return true
+}
+
+// notFromRoom handles a message shaped as a mediated invitation or decline
+// whose sender is no room: a direct invitation in it is reported, from
+// the sender (and true returned); otherwise it is an ordinary message.
+func (c *Client) notFromRoom(w wireMessage, m Message) bool {
+	c.log.Debug("a mediated invitation or decline not from a room", "from", m.From)
+	if inv := parseDirect(w, m.From); inv != nil {
+		c.reportInvitation(inv, m)
+		return true
+	}
+	return false
+}
+
+// reportMediated reports what a room sent: a decline, or an invitation.
+func (c *Client) reportMediated(inv *InvitationReceived, decline *InvitationDeclined, m Message) {
+	if decline != nil {
+		c.events.push(*decline)
+		return
+	}
+	c.reportInvitation(inv, m)
+}
+
+// reportInvitation reports an invitation to a room the client is not in,
+// once (see firstInvitation).
+func (c *Client) reportInvitation(inv *InvitationReceived, m Message) {
 	if c.isRoom(inv.Room) {
-		return true // in the room already (or joining it)
+		return // in the room already (or joining it)
 	}
 	inv.Time, inv.Delayed = m.Time, m.Delayed
 	if c.roomOps.firstInvitation(inv) {
 		c.events.push(*inv)
 	}
-	return true
 }
 
 // roomPassword returns the password the client joined room with, if any.

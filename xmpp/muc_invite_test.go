@@ -120,6 +120,16 @@ func TestInvitationRouting(t *testing.T) {
 	}
 	rec := record(c)
 	t.Cleanup(func() { c.Close() })
+	// The room's disco#info said it is one (only a room's mediated
+	// invitations and declines count).
+	c.kinds.noteJID(jid.MustParse("board@conference.magpie.test"), true)
+	// A colleague who sends one of her own, naming alice as the inviter
+	// and carrying a direct invitation: the direct one counts, from her.
+	forged := `<message xmlns='jabber:client' from='mallory@magpie.test/CEO' to='bob@magpie.test' id='f1'>` +
+		`<x xmlns='http://jabber.org/protocol/muc#user'><invite from='alice@magpie.test'/><password>pw</password></x>` +
+		`<x xmlns='jabber:x:conference' jid='tea@conference.magpie.test'/></message>`
+	forgedDecline := `<message xmlns='jabber:client' from='mallory@magpie.test/CEO' to='bob@magpie.test' id='f2'>` +
+		`<x xmlns='http://jabber.org/protocol/muc#user'><decline from='carol@magpie.test'/></x></message>`
 	aliceDirect := `<message xmlns='jabber:client' type='normal' id='d2' from='alice@magpie.test/magpie-6f2a' to='bob@magpie.test'>` +
 		`<x xmlns='jabber:x:conference' jid='board@conference.magpie.test' password='s3cret' reason='budget'/></message>`
 	sentCarbon := `<message xmlns='jabber:client' from='bob@magpie.test' to='bob@magpie.test/r'><sent xmlns='urn:xmpp:carbons:2'>` +
@@ -134,6 +144,7 @@ func TestInvitationRouting(t *testing.T) {
 		`<x xmlns='http://jabber.org/protocol/muc#user'><invite from='board@conference.magpie.test/爱丽丝'><reason>budget</reason></invite>` +
 		`<password>s3cret</password></x><body>爱丽丝 invites you to the room board@conference.magpie.test</body></message>`
 	for _, m := range []string{aliceDirect, occupantMediated, prosodyMediated, directInvite, legacyDirect, prosodyDecline, sentCarbon, receivedCarbon,
+		forged, forgedDecline,
 		`<message xmlns='jabber:client' type='chat' id='end' from='alice@magpie.test/r' to='bob@magpie.test'><body>done</body></message>`} {
 		var w wireMessage
 		if err := xml.Unmarshal([]byte(m), &w); err != nil {
@@ -166,6 +177,7 @@ func TestInvitationRouting(t *testing.T) {
 		{Room: jid.MustParse("board@conference.magpie.test"), From: alice, Reason: "budget", Password: "s3cret", Direct: true},
 		{Room: jid.MustParse("lunch@conference.magpie.test"), From: alice, Reason: "lunch?", Password: "pw", Direct: true},
 		{Room: jid.MustParse("coffee@conference.magpie.test"), From: jid.MustParse("carol@magpie.test"), Direct: true},
+		{Room: jid.MustParse("tea@conference.magpie.test"), From: jid.MustParse("mallory@magpie.test"), Direct: true},
 	}
 	if !reflect.DeepEqual(invitations, want) {
 		t.Errorf("invitations:\n%+v\nwant\n%+v", invitations, want)

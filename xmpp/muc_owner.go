@@ -511,6 +511,17 @@ type sentRoomRequest struct {
 	at      time.Time
 }
 
+// refusedBy reports whether an error from from can be the bounce of the
+// request: one through the room only from the room's bare JID; a direct
+// invitation from the invitee (any of its devices) or its server on its
+// behalf.
+func (s sentRoomRequest) refusedBy(from jid.JID) bool {
+	if s.to.Equal(s.room) {
+		return from.Equal(s.room)
+	}
+	return from.Bare().Equal(s.to.Bare())
+}
+
 // sentRequestTTL is how long a bounce of an invitation or decline is
 // recognised as one.
 const sentRequestTTL = 5 * time.Minute
@@ -617,12 +628,14 @@ func (c *Client) onRoomReply(w wireMessage, m Message) (handled bool) {
 		}
 		c.roomOps.mu.Lock()
 		defer c.roomOps.mu.Unlock()
-		if wait, ok := c.roomOps.subjects[m.ID]; ok && wait.room.Equal(m.From.Bare()) {
+		// Only the room refuses what went to the room: its occupants,
+		// who see the ids of what the room forwards or relays, cannot.
+		if wait, ok := c.roomOps.subjects[m.ID]; ok && wait.room.Equal(m.From) {
 			wait.done <- refusal(wait.room, "subject")
 			delete(c.roomOps.subjects, m.ID)
 			return true
 		}
-		if sent, ok := c.roomOps.sent[m.ID]; ok && sent.to.Bare().Equal(m.From.Bare()) {
+		if sent, ok := c.roomOps.sent[m.ID]; ok && sent.refusedBy(m.From) {
 			delete(c.roomOps.sent, m.ID)
 			c.events.push(ErrorOccurred{Err: refusal(sent.room, sent.request)})
 			return true

@@ -32,6 +32,9 @@ func TestPrivateMessageRouting(t *testing.T) {
 	c.rooms[office.String()] = &roomState{room: office, nick: "Bob", joined: true, occupants: map[string]Occupant{}}
 	c.mamQueries["q1"] = false
 	c.mu.Unlock()
+	// The server's group chat service, as the client looks it up before
+	// the archive.
+	c.kinds.noteService(jid.MustParse("conference.magpie.test"))
 
 	const x = `<x xmlns='http://jabber.org/protocol/muc#user'/>`
 	for _, s := range []string{
@@ -44,6 +47,12 @@ func TestPrivateMessageRouting(t *testing.T) {
 		`<message xmlns='jabber:client' type='normal' id='live3' from='alerts@conference.magpie.test/bot' to='bob@magpie.test/r'>` + x + `<body>ping</body></message>`,
 		// A colleague's resource: a chat, with the bare JID as peer.
 		`<message xmlns='jabber:client' type='chat' id='chat1' from='carol@magpie.test/phone' to='bob@magpie.test/r'><body>hi</body></message>`,
+		// Strangers who add the element, on the own server and another
+		// one the client knows nothing of: chats with them.
+		`<message xmlns='jabber:client' type='chat' id='chat3' from='mallory@magpie.test/CEO' to='bob@magpie.test/r'>` + x + `<body>as if through a room</body></message>`,
+		`<message xmlns='jabber:client' to='bob@magpie.test/r'><result xmlns='urn:xmpp:mam:2' queryid='q1' id='A3'><forwarded xmlns='urn:xmpp:forward:0'>` +
+			`<delay xmlns='urn:xmpp:delay' stamp='2024-05-01T09:00:00Z'/>` +
+			`<message xmlns='jabber:client' type='chat' id='chat4' from='eve@elsewhere.test/CEO' to='bob@magpie.test/r'>` + x + `<body>archived, as if through a room</body></message></forwarded></result></message>`,
 		// An occupant of a room not joined, without the element: nothing
 		// tells it from a chat.
 		`<message xmlns='jabber:client' type='chat' id='chat2' from='lunch@conference.magpie.test/Dave' to='bob@magpie.test/r'><body>unknown</body></message>`,
@@ -80,6 +89,8 @@ func TestPrivateMessageRouting(t *testing.T) {
 		"live2": {true, false, "lunch@conference.magpie.test/Carol"},
 		"live3": {true, false, "alerts@conference.magpie.test/bot"},
 		"chat1": {false, false, "carol@magpie.test"},
+		"chat3": {false, false, "mallory@magpie.test"},
+		"chat4": {false, false, "eve@elsewhere.test"},
 		"chat2": {false, false, "lunch@conference.magpie.test"},
 		"cs1":   {true, true, "office@conference.magpie.test/Alice"},
 		"cr1":   {true, false, "lunch@conference.magpie.test/Carol"},
@@ -121,6 +132,8 @@ func TestPrivateMessageRouting(t *testing.T) {
 		{"ops@conference.magpie.test/Erin", []string{"<archived in", ">archived out"}},
 		{"ops@conference.magpie.test", nil},
 		{"alerts@conference.magpie.test/bot", []string{"<ping"}},
+		{"mallory@magpie.test", []string{"<as if through a room"}},
+		{"eve@elsewhere.test", []string{"<archived, as if through a room"}},
 	} {
 		if got := bodies(t, db, tc.peer); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%d: %s holds %q, want %q", i, tc.peer, got, tc.want)
@@ -204,6 +217,9 @@ func TestIsPrivate(t *testing.T) {
 	c.mu.Lock()
 	c.rooms[office.String()] = &roomState{room: office}
 	c.mu.Unlock()
+	c.kinds.noteService(jid.MustParse("conference.magpie.test"))
+	c.kinds.noteJID(jid.MustParse("team@muc.example.org"), true)
+	c.kinds.noteJID(jid.MustParse("eve@example.org"), false)
 	for i, tc := range []struct {
 		from, to, typ string
 		x, want       bool
@@ -220,6 +236,11 @@ func TestIsPrivate(t *testing.T) {
 		{"lunch@conference.magpie.test", "bob@magpie.test/r", "normal", true, false}, // e.g. a mediated invitation
 		{"conference.magpie.test/x", "bob@magpie.test/r", "chat", true, false},       // a service: rooms have a local part
 		{"carol@magpie.test/phone", "bob@magpie.test/r", "chat", false, false},
+		// The element from someone who is no room the client knows.
+		{"carol@magpie.test/phone", "bob@magpie.test/r", "chat", true, false},
+		{"eve@example.org/CEO", "bob@magpie.test/r", "chat", true, false},
+		{"someone@unknown.example/CEO", "bob@magpie.test/r", "chat", true, false},
+		{"team@muc.example.org/Dan", "bob@magpie.test/r", "chat", true, true},                 // a room by its disco#info
 		{"bob@magpie.test/phone", "office@conference.magpie.test/Alice", "chat", false, true}, // own, from another device
 		{"bob@magpie.test/phone", "lunch@conference.magpie.test/Carol", "chat", true, true},
 		{"bob@magpie.test/phone", "lunch@conference.magpie.test/Carol", "chat", false, false},

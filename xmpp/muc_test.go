@@ -215,3 +215,48 @@ func TestGroupChat(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinNickJustFreed: the client leaves a room and joins it again at
+// once under the nick someone else just gave up, while the room's word of
+// that occupant leaving is still on its way (held back here). That
+// presence is from the nick the join asks for but not the room's answer
+// to the join (it has no status 110): the join goes on and succeeds.
+// (This happened to the app beside `magpie send --room`: the command's
+// occupant left as the app rejoined under its nick.)
+func TestJoinNickJustFreed(t *testing.T) {
+	t.Parallel()
+	srv, service := startMUCProsody(t)
+	room := jid.MustParse("office@" + service)
+	gate := newNetProxy(t, srv.C2SAddr)
+	alice, aliceEv := online(t, srv, "alice", WithServer(gate.Addr()))
+	bob, _ := online(t, srv, "bob")
+	if err := alice.JoinRoom(ctxT(t), room, "Alice"); err != nil {
+		t.Fatalf("alice joins: %v\n%s", err, srv.Log())
+	}
+	if err := bob.JoinRoom(ctxT(t), room, "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, aliceEv, 10*time.Second, func(e OccupantChanged) bool { return e.Occupant.Nick == "Bob" && !e.Left })
+
+	gate.Hold()
+	if err := bob.LeaveRoom(ctxT(t), room); err != nil {
+		t.Fatal(err)
+	}
+	// The server handles bob's stream in order: once it answers his
+	// ping, the room has told alice (held) that he left.
+	if err := bob.Ping(ctxT(t), jid.JID{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.LeaveRoom(ctxT(t), room); err != nil {
+		t.Fatal(err)
+	}
+	// Once the join is under way, what the room said meanwhile arrives.
+	go func() { time.Sleep(300 * time.Millisecond); gate.Release() }()
+	if err := alice.JoinRoom(ctxT(t), room, "Bob"); err != nil {
+		t.Fatalf("join under the nick just given up: %v", err)
+	}
+	if rs := alice.Rooms(); len(rs) != 1 || rs[0].Nick != "Bob" || !rs[0].Joined {
+		t.Fatalf("rooms %+v", rs)
+	}
+	waitFor(t, aliceEv, 10*time.Second, func(e OccupantChanged) bool { return e.Occupant.Nick == "Bob" && e.Left && !e.Self })
+}

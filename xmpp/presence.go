@@ -90,6 +90,9 @@ type wirePresence struct {
 	// Group chat (XEP-0045): occupant data, and why a join failed.
 	MUCUser *wireMUCUser  `xml:"http://jabber.org/protocol/muc#user x"`
 	Error   *stanza.Error `xml:"error"`
+	// The occupant's XEP-0421 id, which a room that supports it sets
+	// itself (removing any the occupant sent).
+	OccupantID *wireOccupantID `xml:"urn:xmpp:occupant-id:0 occupant-id"`
 }
 
 // idleSince reads when the sender was last active: XEP-0319's timestamp,

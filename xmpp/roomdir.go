@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 
+	mxmpp "mellium.im/xmpp"
 	"mellium.im/xmpp/disco"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -56,11 +57,25 @@ func (c *Client) RoomService(ctx context.Context) (jid.JID, error) {
 	if err != nil {
 		return jid.JID{}, err
 	}
+	services, err := c.roomServices(ctx, sess)
+	switch {
+	case err != nil:
+		return jid.JID{}, err
+	case len(services) == 0:
+		return jid.JID{}, ErrNoRoomService
+	}
+	return services[0], nil
+}
+
+// roomServices returns the group chat services of the own server (the
+// items of the domain's disco#items with the identity conference/text), in
+// the server's order, and remembers them (see roomKinds).
+func (c *Client) roomServices(ctx context.Context, sess *mxmpp.Session) ([]jid.JID, error) {
 	domain := c.account.Domain()
 	var items discoItemsQuery
-	err = sess.UnmarshalIQElement(ctx, xmlPayload(discoItemsQuery{}), stanza.IQ{Type: stanza.GetIQ, To: domain}, &items)
+	err := sess.UnmarshalIQElement(ctx, xmlPayload(discoItemsQuery{}), stanza.IQ{Type: stanza.GetIQ, To: domain}, &items)
 	if err != nil && !isStanzaError(err) {
-		return jid.JID{}, fmt.Errorf("xmpp: look for the group chat service: %w", err)
+		return nil, fmt.Errorf("xmpp: look for the group chat service: %w", err)
 	}
 	var candidates []jid.JID
 	for _, it := range items.Items {
@@ -95,15 +110,17 @@ func (c *Client) RoomService(ctx context.Context) (jid.JID, error) {
 		}()
 	}
 	wg.Wait()
+	var services []jid.JID
 	for i, ok := range found {
 		if ok {
-			return candidates[i], nil
+			services = append(services, candidates[i])
+			c.kinds.noteService(candidates[i].Domain())
 		}
 	}
-	if failure != nil {
-		return jid.JID{}, fmt.Errorf("xmpp: look for the group chat service: %w", failure)
+	if len(services) == 0 && failure != nil {
+		return nil, fmt.Errorf("xmpp: look for the group chat service: %w", failure)
 	}
-	return jid.JID{}, ErrNoRoomService
+	return services, nil
 }
 
 // ListRooms returns the public rooms of a group chat service, sorted by

@@ -75,6 +75,10 @@ type Options struct {
 	// Components are services on domains of their own (e.g. a user
 	// directory on search.DOMAIN), listed in the domain's disco#items.
 	Components []Component
+	// Hosts are further user domains served alongside Domain (each a
+	// VirtualHost with the same modules and certificate), for accounts
+	// of "another server" without server-to-server links: see RegisterOn.
+	Hosts []string
 }
 
 // Component is an internal Prosody component: `Component DOMAIN MODULE`
@@ -177,6 +181,11 @@ func (s *Server) AddUser(t testing.TB, user, password string) string {
 // keys), so it is fast and works while the server is running. The user name
 // is lowercased; user and password should be plain ASCII.
 func (s *Server) Register(user, password string) (string, error) {
+	return s.RegisterOn(s.Domain, user, password)
+}
+
+// RegisterOn is Register on host: Domain or one of Options.Hosts.
+func (s *Server) RegisterOn(host, user, password string) (string, error) {
 	user = strings.ToLower(user)
 	salt := make([]byte, 16)
 	rand.Read(salt)
@@ -191,10 +200,10 @@ func (s *Server) Register(user, password string) (string, error) {
 		"\t[\"stored_key\"] = %q;\n\t[\"server_key\"] = %q;\n};\n",
 		iterationCount, saltStr, hex.EncodeToString(storedKey[:]), hex.EncodeToString(hmacSHA1(salted, "Server Key")))
 
-	if err := s.writeData("accounts", user, account); err != nil {
+	if err := s.writeHostData(host, "accounts", user, account); err != nil {
 		return "", err
 	}
-	return user + "@" + s.Domain, nil
+	return user + "@" + host, nil
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 5 s) and keeps its data.
@@ -437,6 +446,9 @@ VirtualHost %q
 	ssl = %s
 `, q("prosody.pid"), q("data"), logLevel, q("prosody.log"), port(s.C2SAddr), port(s.DirectTLSAddr),
 		q("certs"), ssl, luaList(mods), s.opts.ExtraConfig, s.Domain, ssl)
+	for _, h := range s.opts.Hosts {
+		cfg += fmt.Sprintf("\nVirtualHost %q\n\tssl = %s\n", h, ssl)
+	}
 	for _, c := range s.opts.Components {
 		cfg += fmt.Sprintf("\nComponent %q %q\n%s\n", c.Domain, c.Module, c.Config)
 	}

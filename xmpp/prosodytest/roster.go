@@ -44,7 +44,12 @@ func (s *Server) SetRoster(user string, version int, items []RosterItem) error {
 // ("accounts", "roster", "vcard"), atomically: Prosody may read it at any
 // moment.
 func (s *Server) writeData(store, user, content string) error {
-	dir := filepath.Join(s.Dir, "data", encode(s.Domain), store)
+	return s.writeHostData(s.Domain, store, user, content)
+}
+
+// writeHostData is writeData for an account of host.
+func (s *Server) writeHostData(host, store, user, content string) error {
+	dir := filepath.Join(s.Dir, "data", encode(host), store)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

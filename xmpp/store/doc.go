@@ -70,8 +70,9 @@
 // chat rooms, rooms (the notification level the user chose, and whether
 // the room is members-only, which the client's default level depends on)
 // and room_nicks (the nicks the account used in each room, with when each
-// was given up, so that the client recognises its own messages in a room's
-// history: see SetRoomNick). Version 4 makes the unique stanza_id index
+// was given up: see SetRoomNick; the client no longer reads it, as anyone
+// may take a nick once it is given up, so an earlier nick does not prove a
+// message the account's own). Version 4 makes the unique stanza_id index
 // per conversation, (peer, stanza_id), like duplicate rule 1 below.
 //
 // Seq is the message's Time in microseconds, raised by the smallest amount

@@ -346,6 +346,14 @@ func (db *DB) SetState(peer, id string, st State, errText string) (Message, bool
 // states reports each move once, however many acknowledgements of the same
 // message arrive (a stream management ack, the group chat room's echo).
 func (db *DB) MoveState(peer, id string, st State, errText string) (m Message, found, moved bool, err error) {
+	return db.MoveStateIf(peer, id, st, errText, nil)
+}
+
+// MoveStateIf is MoveState for a message that accept (when not nil) takes:
+// one it refuses is left alone and reported as not found. A caller uses it
+// to let a confirmation touch only the kind of message its sender may
+// confirm (e.g. no group chat message for a room's occupant).
+func (db *DB) MoveStateIf(peer, id string, st State, errText string, accept func(Message) bool) (m Message, found, moved bool, err error) {
 	if st < Pending || st > Failed {
 		return Message{}, false, false, fmt.Errorf("store: set state: %v is not a state of an outgoing message", st)
 	}
@@ -369,6 +377,9 @@ func (db *DB) MoveState(peer, id string, st State, errText string) (m Message, f
 	}
 	if err != nil {
 		return Message{}, false, false, fmt.Errorf("store: set state: %w", err)
+	}
+	if accept != nil && !accept(m) {
+		return Message{}, false, false, nil
 	}
 	if !stateMayMove(m.State, st) {
 		return m, true, false, nil

@@ -147,6 +147,20 @@ func TestMoveState(t *testing.T) {
 	}
 }
 
+// TestMoveStateIf: a message the filter refuses is neither found nor moved.
+func TestMoveStateIf(t *testing.T) {
+	db := newDB(t)
+	const room = "office@conference.example.com"
+	mustAdd(t, db, Message{Peer: room, Dir: Outgoing, OriginID: "o1", Type: "groupchat", Body: "a", Time: at(1), State: Sent})
+	notGroupChat := func(m Message) bool { return m.Type != "groupchat" }
+	if _, found, moved, err := db.MoveStateIf(room, "o1", Failed, "forged", notGroupChat); err != nil || found || moved {
+		t.Fatalf("refused: found %v moved %v, %v", found, moved, err)
+	}
+	if m, found, moved, err := db.MoveStateIf(room, "o1", Failed, "bounced", nil); err != nil || !found || !moved || m.State != Failed {
+		t.Fatalf("unfiltered: %+v found %v moved %v, %v", m, found, moved, err)
+	}
+}
+
 func TestNewestStanzaID(t *testing.T) {
 	db := newDB(t)
 	const room = "office@conference.example.com"
