@@ -362,6 +362,7 @@ func (w *storeWriter) process(todo []storeItem) {
 		// to keep each message's flags.
 		j := 0
 		var newest store.Message
+		var newestAt time.Time
 		for i, m := range batch {
 			if j < len(added) && sameRecord(added[j], recs[i]) {
 				m.Seq, m.State = added[j].Seq, added[j].State
@@ -372,7 +373,7 @@ func (w *storeWriter) process(todo []storeItem) {
 				j++
 			}
 			if live[i] && recs[i].StanzaID != "" {
-				newest = recs[i]
+				newest, newestAt = recs[i], m.arrived
 			}
 		}
 		// Copies that showed the server had an outgoing message still
@@ -385,7 +386,12 @@ func (w *storeWriter) process(todo []storeItem) {
 			}
 		}
 		if newest.StanzaID != "" {
-			if err := w.db.SetArchiveCursor(newest.StanzaID, newest.Time); err != nil {
+			// With the time it arrived, not the one it carries: only
+			// the archive's id and the client's clock say where the
+			// catch-up stands (a catch-up by time starts there when the
+			// server forgot the id). The message's time may be a stamp
+			// the server copied from the sender.
+			if err := w.db.SetArchiveCursor(newest.StanzaID, cmp.Or(newestAt, newest.Time)); err != nil {
 				w.c.log.Error("store archive cursor", "err", err)
 			}
 		}
@@ -432,6 +438,12 @@ func (w *storeWriter) place(m *Message) {
 	if !ok {
 		if last, err := w.db.History(peer, store.Cursor{}, 1); err == nil && len(last) == 1 {
 			newest = last[0].Time
+		}
+		// A stored time ahead of the clock (a peer's stamp that an older
+		// version took, a clock that was wrong) must not drag every
+		// stamped message after it.
+		if now := time.Now(); newest.After(now) {
+			newest = now
 		}
 	}
 	if (m.Delayed || m.Archived) && !m.backfill && !m.Time.After(newest) {
