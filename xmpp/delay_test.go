@@ -117,20 +117,31 @@ func TestPeerDelayIgnored(t *testing.T) {
 	}
 	waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == "bob first" })
 	before := time.Now()
-	for _, tc := range []struct{ body, delay string }{
-		{"from 2099", `<delay xmlns='urn:xmpp:delay' from='mallory@` + domain + `/x' stamp='2099-01-01T00:00:00Z'/>`},
-		{"from 1970", `<delay xmlns='urn:xmpp:delay' stamp='1970-01-01T00:00:00Z'/>`},
-		{"2099 in the server's name", `<delay xmlns='urn:xmpp:delay' from='` + domain + `' stamp='2099-06-01T00:00:00Z'/>`},
-	} {
-		raw := `<message to='` + to + `' type='chat' id='` + randomHex(6) + `'><body>` + tc.body + `</body>` + tc.delay + `</message>`
+	attack := func(body, delay string) {
+		t.Helper()
+		raw := `<message to='` + to + `' type='chat' id='` + randomHex(6) + `'><body>` + body + `</body>` + delay + `</message>`
 		if err := mallory.sendRaw(ctx, raw); err != nil {
 			t.Fatal(err)
 		}
-		got := waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == tc.body })
+		got := waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == body })
 		if got.Time.Before(before) || got.Time.After(time.Now()) {
-			t.Errorf("%q reported at %v, want its arrival", tc.body, got.Time)
+			t.Errorf("%q reported at %v, want its arrival", body, got.Time)
 		}
 	}
+	attack("from 2099", `<delay xmlns='urn:xmpp:delay' from='mallory@`+domain+`/x' stamp='2099-01-01T00:00:00Z'/>`)
+	attack("from 1970", `<delay xmlns='urn:xmpp:delay' stamp='1970-01-01T00:00:00Z'/>`)
+	if _, err := bob.SendMessage(ctx, alice.Account(), "bob later"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == "bob later" })
+	alice.store.barrier()
+	if convs, _ := db.Conversations(0); len(convs) != 2 || convs[0].Peer != bob.Account().String() {
+		t.Errorf("conversations %+v: bob wrote last, so his comes first", convs)
+	}
+	// The last word, dated in the server's name (mallory forges that as
+	// easily), is taken as the server's, yet never from the future; the
+	// catch-up's bookmark has the arrival time.
+	attack("2099 in the server's name", `<delay xmlns='urn:xmpp:delay' from='`+domain+`' stamp='2099-06-01T00:00:00Z'/>`)
 	alice.store.barrier()
 	now := time.Now()
 	for _, m := range mustHistory(t, db, mallory.Account().String()) {
@@ -138,16 +149,8 @@ func TestPeerDelayIgnored(t *testing.T) {
 			t.Errorf("%q stored at %v, want its arrival (after %v)", m.Body, m.Time, before)
 		}
 	}
-	if _, at, err := db.ArchiveCursor(); err != nil || at.Before(before) || at.After(now) {
-		t.Errorf("archive cursor time %v (%v), want the arrival of the newest message", at, err)
-	}
-	if _, err := bob.SendMessage(ctx, alice.Account(), "bob later"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == "bob later" })
-	alice.store.barrier()
-	if convs, _ := db.Conversations(0); len(convs) != 2 || convs[0].Peer != bob.Account().String() {
-		t.Fatalf("conversations %+v: bob wrote last, so his comes first", convs)
+	if id, at, err := db.ArchiveCursor(); err != nil || id == "" || at.Before(before) || at.After(now) {
+		t.Errorf("archive cursor %q at %v (%v), want the arrival of the newest message", id, at, err)
 	}
 
 	// Alice signs out; her archive is reset (expired, or wiped by the
@@ -267,4 +270,32 @@ func mustHistory(t *testing.T, db *store.DB, peer string) []store.Message {
 		t.Fatal(err)
 	}
 	return msgs
+}
+
+// TestStampedAfterPoisonedHistory: a store that an older version let a
+// peer's stamp date 2099 does not drag the next stamped message (an
+// offline one, with the server's stamp) after it.
+func TestStampedAfterPoisonedHistory(t *testing.T) {
+	db := openStore(t)
+	if _, err := db.AddMessages([]store.Message{{Peer: "mallory@magpie.test", Dir: store.Incoming, ID: "old", Type: "chat",
+		Body: "from 2099", Time: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New("alice@magpie.test", WithPassword(func(context.Context) (string, error) { return "", nil }), WithStore(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rec := record(c)
+	sent := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	var w wireMessage
+	if err := xml.Unmarshal([]byte(`<message xmlns='jabber:client' type='chat' id='off' from='mallory@magpie.test/x' to='alice@magpie.test/r'>`+
+		`<body>while you were away</body><delay xmlns='urn:xmpp:delay' from='magpie.test' stamp='`+sent.Format(time.RFC3339)+`'/></message>`), &w); err != nil {
+		t.Fatal(err)
+	}
+	c.onMessage(w, nil)
+	got := waitFor(t, rec, 5*time.Second, func(e MessageReceived) bool { return e.ID == "off" })
+	if !got.Time.Equal(sent) {
+		t.Fatalf("the offline message stored at %v, want the server's stamp %v", got.Time, sent)
+	}
 }

@@ -436,14 +436,11 @@ func (w *storeWriter) place(m *Message) {
 	peer := m.Peer().String()
 	newest, ok := w.newest[peer]
 	if !ok {
-		if last, err := w.db.History(peer, store.Cursor{}, 1); err == nil && len(last) == 1 {
+		// The newest stored before now: a stored time ahead of the clock
+		// (a peer's stamp that an older version took, a clock that was
+		// wrong) must not drag every stamped message after it.
+		if last, err := w.db.History(peer, store.Cursor{Time: time.Now()}, 1); err == nil && len(last) == 1 {
 			newest = last[0].Time
-		}
-		// A stored time ahead of the clock (a peer's stamp that an older
-		// version took, a clock that was wrong) must not drag every
-		// stamped message after it.
-		if now := time.Now(); newest.After(now) {
-			newest = now
 		}
 	}
 	if (m.Delayed || m.Archived) && !m.backfill && !m.Time.After(newest) {

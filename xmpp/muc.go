@@ -622,7 +622,9 @@ func (c *Client) roomAnchor(room jid.JID, nicks bool) roomAnchor {
 	}
 	c.store.barrier() // what the handler received is in the store
 	db := c.opts.store
-	if last, err := db.History(room.String(), store.Cursor{}, 1); err == nil && len(last) == 1 {
+	// The newest stored before now (a time ahead of the clock, from a
+	// stamp an older version took, would cut the join history short).
+	if last, err := db.History(room.String(), store.Cursor{Time: time.Now()}, 1); err == nil && len(last) == 1 {
 		a.newest = last[0].Time
 	}
 	var err error
