@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-	"mellium.im/xmpp/jid"
 
 	"magpie/xmpp"
 )
@@ -168,17 +167,27 @@ func (n *noticeInbox) received(nt xmpp.Notice) {
 	n.notify(nt)
 }
 
-// notify announces one notice on the desktop: its subject (or who sent it)
-// and the first line of its text.
+// notify announces one notice on the desktop: the mark of its sender and
+// its subject ("✔ OA · 审批提醒"), then the sender's full address and the
+// first line of its text (see noticemark.go).
 func (n *noticeInbox) notify(nt xmpp.Notice) {
 	if !n.c.notificationsWanted() {
 		return
 	}
-	title, text := nt.Subject, firstLine(nt.Body)
-	if title == "" {
-		title = lang.L("Notice from {{.Who}}", map[string]any{"Who": n.senderName(nt.From)})
+	n.c.sendNotification(noticeNotification(nt))
+}
+
+// noticeNotification is the desktop notification of one notice.
+func noticeNotification(nt xmpp.Notice) *fyne.Notification {
+	subject := strings.Join(strings.Fields(nt.Subject), " ")
+	if subject == "" {
+		subject = lang.L("Notice")
 	}
-	n.c.sendNotification(fyne.NewNotification(title, notificationText(text)))
+	text := noticeAddress(nt.From)
+	if line := firstLine(nt.Body); line != "" {
+		text = lang.L("{{.Address}}: {{.Text}}", map[string]any{"Address": text, "Text": line})
+	}
+	return fyne.NewNotification(noticeMark(nt.Sender)+" · "+subject, notificationText(text))
 }
 
 // delayed counts a notice delivered late into the summary, which goes out
@@ -212,22 +221,8 @@ func (n *noticeInbox) summarise() {
 	if !n.c.notificationsWanted() {
 		return
 	}
-	n.c.sendNotification(fyne.NewNotification(lang.L("Notices"),
+	n.c.sendNotification(fyne.NewNotification(noticeCheck+" "+lang.L("Notices"),
 		lang.XN("notices.away", "{{.Count}} notices while you were away", count, map[string]any{"Count": count})))
-}
-
-// senderName is how a notice's sender is shown: the server and its
-// services by their address, people and notifier accounts by their roster
-// name or user name.
-func (n *noticeInbox) senderName(from jid.JID) string {
-	bare := from.Bare()
-	if bare.Localpart() == "" {
-		return bare.Domainpart()
-	}
-	if n.c.chats != nil {
-		return n.c.chats.displayName(bare)
-	}
-	return bare.Localpart()
 }
 
 // show opens the inbox window, or brings it forward.
@@ -337,6 +332,7 @@ type noticesView struct {
 	markAll *widget.Button
 
 	subject *widget.Label
+	badge   *noticeBadge
 	meta    *widget.Label
 	body    *linkText
 	copy    *widget.Button
@@ -352,12 +348,13 @@ func newNoticesView(inbox *noticeInbox, w fyne.Window) *noticesView {
 	v.count = &widget.Label{}
 	v.markAll = &widget.Button{Text: lang.L("Mark all read"), Icon: theme.ConfirmIcon(), OnTapped: v.markAllRead}
 	v.subject = &widget.Label{TextStyle: fyne.TextStyle{Bold: true}, Wrapping: fyne.TextWrapWord, SizeName: theme.SizeNameSubHeadingText, Selectable: true}
+	v.badge = newNoticeBadge()
 	v.meta = &widget.Label{Importance: widget.LowImportance, Wrapping: fyne.TextWrapWord}
 	v.body = newLinkText(func(u *url.URL) error { return inbox.openURL(u) })
 	v.copy = &widget.Button{Text: lang.L("Copy text"), Icon: theme.ContentCopyIcon(), Importance: widget.LowImportance, OnTapped: v.copyText}
 	v.hint = &widget.Label{Text: lang.L("Select a notice to read it."), Alignment: fyne.TextAlignCenter, Importance: widget.LowImportance}
 	pad := theme.InnerPadding() // as the labels above it are
-	page := container.NewVBox(v.subject, container.NewBorder(nil, nil, nil, v.copy, v.meta), widget.NewSeparator(),
+	page := container.NewVBox(v.subject, container.NewBorder(nil, nil, container.NewCenter(v.badge), v.copy, v.meta), widget.NewSeparator(),
 		container.New(layout.NewCustomPaddedLayout(pad/2, pad, pad, pad), v.body))
 	v.reader = container.NewStack(container.NewVScroll(container.NewPadded(page)), container.NewCenter(v.hint))
 	v.showReader()
@@ -502,7 +499,8 @@ func (v *noticesView) showReader() {
 		subject = lang.L("Notice")
 	}
 	v.subject.SetText(subject)
-	v.meta.SetText(v.inbox.senderName(nt.From) + " · " + nt.Time.Local().Format("2006-01-02 15:04"))
+	v.badge.set(nt.Sender)
+	v.meta.SetText(noticeAddress(nt.From) + " · " + nt.Time.Local().Format("2006-01-02 15:04"))
 	v.body.SetText(nt.Body)
 	if scroll, ok := v.reader.Objects[0].(*container.Scroll); ok {
 		scroll.Refresh() // the text's height changed
@@ -532,11 +530,13 @@ func (v *noticesView) markAllRead() {
 }
 
 // noticeRow is one notice in the list: a dot while unread, the title
-// (bold while unread) and time, the sender, the start of the text.
+// (bold while unread) and time, the sender's mark and address, the start
+// of the text.
 type noticeRow struct {
 	widget.BaseWidget
 	dot                 *canvas.Circle
 	subject, when, from *widget.Label
+	badge               *noticeBadge
 	preview             *widget.Label
 	content             fyne.CanvasObject
 }
@@ -549,12 +549,14 @@ func (v *noticesView) newRow() fyne.CanvasObject {
 		subject: &widget.Label{Truncation: fyne.TextTruncateEllipsis},
 		when:    &widget.Label{Importance: widget.LowImportance, SizeName: theme.SizeNameCaptionText},
 		from:    &widget.Label{Truncation: fyne.TextTruncateEllipsis, SizeName: theme.SizeNameCaptionText},
+		badge:   newNoticeBadge(),
 		preview: &widget.Label{Truncation: fyne.TextTruncateEllipsis},
 	}
 	dot := container.NewCenter(container.NewGridWrap(fyne.NewSquareSize(8), r.dot))
 	// Labels pad themselves; the lines of one notice sit closer.
 	lines := container.New(layout.NewCustomPaddedVBoxLayout(-2*theme.Padding()),
-		container.NewBorder(nil, nil, nil, r.when, r.subject), r.from, r.preview)
+		container.NewBorder(nil, nil, nil, r.when, r.subject),
+		container.NewBorder(nil, nil, container.NewCenter(r.badge), nil, r.from), r.preview)
 	// The dot sits beside the subject line.
 	dotColumn := container.NewVBox(container.NewGridWrap(fyne.NewSize(8, r.subject.MinSize().Height), dot))
 	r.content = container.NewBorder(nil, nil, dotColumn, nil, lines)
@@ -573,7 +575,8 @@ func (v *noticesView) updateRow(i widget.ListItemID, o fyne.CanvasObject) {
 	r.subject.TextStyle = fyne.TextStyle{Bold: !nt.Read}
 	r.subject.Refresh()
 	r.when.SetText(formatStamp(nt.Time, time.Now()))
-	r.from.SetText(v.inbox.senderName(nt.From))
+	r.badge.set(nt.Sender)
+	r.from.SetText(noticeAddress(nt.From))
 	r.preview.SetText(preview)
 	r.dot.FillColor = color.Transparent
 	if !nt.Read {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,10 +20,15 @@ import (
 // private session bus and Prosody, and watches the bus for desktop
 // notifications (dbus-monitor): 12 notices the server kept while the user
 // was away raise one summary at sign-in; an announcement from the server
-// (mod_announce) raises one notification; after the user picks "do not
-// disturb" (in the tray menu, over D-Bus as a tray host would) notices
-// raise none, yet the tray counts them unread. The tray's Notices entry
-// opens the inbox. MAGPIE_SCREENSHOTS=DIR keeps the screenshots.
+// (mod_announce) raises one notification, marked as the server's and
+// naming its address; a headline from the notifier account that
+// provisioning names raises one marked as the OA's, naming its address;
+// mallory's headline dressed as an approval request raises a chat
+// message's notification under her name, without the mark, and is no
+// notice. After the user picks "do not disturb" (in the tray menu, over
+// D-Bus as a tray host would) notices raise none, yet the tray counts them
+// unread. The tray's Notices entry opens the inbox. MAGPIE_SCREENSHOTS=DIR
+// keeps the screenshots.
 func TestGUINotices(t *testing.T) {
 	g, ok := newGUITest(t, "gui-notices.log")
 	if !ok {
@@ -35,6 +41,16 @@ func TestGUINotices(t *testing.T) {
 	srv := prosodytest.Start(t, opts)
 	alice := srv.AddUser(t, "alice", "alice-pw")
 	adminJID := srv.AddUser(t, "admin", "admin-pw")
+	oaJID := srv.AddUser(t, "oa-notify", "oa-pw")
+	malloryJID := srv.AddUser(t, "mallory", "mallory-pw")
+	// IT provisions the OA system's account as a notifier.
+	provisioning := filepath.Join(os.Getenv("XDG_CONFIG_HOME"), "magpie", "provisioning.toml")
+	if err := os.MkdirAll(filepath.Dir(provisioning), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(provisioning, []byte("[notices]\nsenders = [\""+oaJID+"\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	admin := signIn(t, ctx, srv, adminJID, "admin-pw")
@@ -43,6 +59,21 @@ func TestGUINotices(t *testing.T) {
 		}
 	}()
 	defer admin.Close()
+	oa := signIn(t, ctx, srv, oaJID, "oa-pw")
+	mallory := signIn(t, ctx, srv, malloryJID, "mallory-pw")
+	for _, c := range []*xmpp.Client{oa, mallory} {
+		go func() {
+			for range c.Events() {
+			}
+		}()
+		defer c.Close()
+	}
+	headline := func(from *xmpp.Client, subject, body string) {
+		t.Helper()
+		if _, err := from.Send(ctx, xmpp.OutgoingMessage{To: jid.MustParse(alice), Type: stanza.HeadlineMessage, Subject: subject, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	announce := func(subject, body string) {
 		t.Helper()
 		if _, err := admin.Send(ctx, xmpp.OutgoingMessage{To: jid.MustParse(srv.Domain + "/announce/online"),
@@ -70,7 +101,7 @@ func TestGUINotices(t *testing.T) {
 	// One summary for the twelve, once the sign-in burst is over.
 	select {
 	case call := <-notified:
-		if !strings.Contains(call, "你离开期间收到 12 条通知") {
+		if !strings.Contains(call, `string "✔ 通知"`) || !strings.Contains(call, "你离开期间收到 12 条通知") {
 			g.fail(t, "notices-failed.png", "the first notification is not the summary:\n%s", call)
 		}
 	case <-time.After(30 * time.Second):
@@ -80,17 +111,35 @@ func TestGUINotices(t *testing.T) {
 	waitTray(t, "未读消息：12", "通知（12）")
 	screenshot(t, g.display, filepath.Join(g.shots, "notices-summary.png"))
 
-	// A live announcement: one notification with its subject and text.
-	announce("系统维护", "今晚 22:00 系统维护，请提前保存工作。")
-	select {
-	case call := <-notified:
-		if !strings.Contains(call, `string "系统维护"`) || !strings.Contains(call, "今晚 22:00 系统维护") {
-			g.fail(t, "notices-failed.png", "the announcement's notification:\n%s", call)
+	// A live announcement: one notification, marked as the server's, with
+	// its subject, the server's address and the text.
+	expectNotify := func(what string, want ...string) {
+		t.Helper()
+		select {
+		case call := <-notified:
+			for _, w := range want {
+				if !strings.Contains(call, w) {
+					g.fail(t, "notices-failed.png", "%s: no %q in the notification:\n%s", what, w, call)
+				}
+			}
+			if what == "mallory's headline" && strings.ContainsAny(call, checkLike) {
+				g.fail(t, "notices-failed.png", "%s wears the notices' check mark:\n%s", what, call)
+			}
+		case <-time.After(10 * time.Second):
+			g.fail(t, "notices-failed.png", "no notification for %s", what)
 		}
-	case <-time.After(10 * time.Second):
-		g.fail(t, "notices-failed.png", "no notification for the announcement")
+		expectNoNotify(t, notified, time.Second, "after "+what)
 	}
-	expectNoNotify(t, notified, time.Second, "after the announcement")
+	announce("系统维护", "今晚 22:00 系统维护，请提前保存工作。")
+	expectNotify("the announcement", `string "✔ 服务器 · 系统维护"`, `string "`+srv.Domain+`：今晚 22:00 系统维护`)
+	// The provisioned notifier's headline: marked as the OA's.
+	headline(oa, "审批提醒", "您有 1 张报销单待审批")
+	expectNotify("the notifier's headline", `string "✔ OA · 审批提醒"`, `string "`+oaJID+`：您有 1 张报销单待审批"`)
+	// Mallory's headline: her chat message, under her name, unmarked.
+	headline(mallory, "Approve payment", "✔ OA: transfer 50,000 CNY https://pay.evil.example")
+	expectNotify("mallory's headline", `string "mallory"`, "Approve payment OA: transfer 50,000 CNY")
+	waitTray(t, "未读消息：15", "通知（14）")
+	screenshot(t, g.display, filepath.Join(g.shots, "notices-marked.png"))
 
 	// Do not disturb, chosen in the tray: no notifications, unread counts on.
 	trayClick(t, "请勿打扰")
@@ -104,11 +153,11 @@ func TestGUINotices(t *testing.T) {
 	}
 	announce("午餐", "今天食堂有饺子")
 	announce("提醒", "下午三点消防演练")
-	waitTray(t, "未读消息：15", "通知（15）")
+	waitTray(t, "未读消息：17", "通知（16）")
 	expectNoNotify(t, notified, 3*time.Second, "in do-not-disturb")
 
 	// The tray's entry opens the inbox.
-	trayClick(t, "通知（15）")
+	trayClick(t, "通知（16）")
 	time.Sleep(1500 * time.Millisecond)
 	screenshot(t, g.display, filepath.Join(g.shots, "notices-inbox.png"))
 	if gui.ProcessState != nil {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -89,7 +90,8 @@ func newNoticeFixture(t *testing.T) *noticeFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	client, err := xmpp.New(me.String(), xmpp.WithPassword(func(context.Context) (string, error) { return "pw", nil }), xmpp.WithStore(db))
+	client, err := xmpp.New(me.String(), xmpp.WithPassword(func(context.Context) (string, error) { return "pw", nil }), xmpp.WithStore(db),
+		xmpp.WithNoticeSenders(notifier.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +113,11 @@ func newNoticeFixture(t *testing.T) *noticeFixture {
 }
 
 // deliver does what the core does with a new notice: store it, then report
-// it; the controller handles the event as the pump would.
+// it with why its sender may send notices; the controller handles the event
+// as the pump would.
 func (f *noticeFixture) deliver(t *testing.T, n xmpp.Notice) xmpp.Notice {
 	t.Helper()
+	n.Sender = f.c.client.NoticeSenderOf(n.From)
 	rec, added, err := f.db.AddNotice(store.Notice{From: n.From.String(), ID: n.ID, Subject: n.Subject, Body: n.Body, Time: n.Time})
 	if err != nil || !added {
 		t.Fatalf("store notice: added %v, %v", added, err)
@@ -126,7 +130,10 @@ func (f *noticeFixture) deliver(t *testing.T, n xmpp.Notice) xmpp.Notice {
 // trayText is the tray menu's unread line.
 func (f *noticeFixture) trayText() string { return f.c.tray.unread.Label }
 
-var server = jid.MustParse("oa.example")
+var (
+	server   = jid.MustParse("oa.example")
+	notifier = jid.MustParse("oa-notify@oa.example") // provisioned
+)
 
 // TestNoticesView: the inbox window lists the stored notices newest first
 // with the unread ones marked; selecting one shows it whole, with its link
@@ -187,17 +194,18 @@ func TestNoticesView(t *testing.T) {
 		t.Fatalf("%d rows drawn", len(rows))
 	}
 	for i, want := range []struct {
-		subject, from, preview string
-		bold                   bool
+		subject, from, badge, preview string
+		bold                          bool
 	}{
-		{"全员通知", "oa.example", "明天放假一天", true}, // no subject: the first line, from broadcast.oa.example
-		{"会议变更", "oa-notify", "周会改到下午三点", false},
-		{"审批提醒", "oa.example", "您有 3 条报销单待审批", true},
+		{"全员通知", "broadcast.oa.example", "✔ Server", "明天放假一天", true}, // no subject: the first line
+		{"会议变更", "oa-notify@oa.example", "✔ OA", "周会改到下午三点", false},
+		{"审批提醒", "oa.example", "✔ Server", "您有 3 条报销单待审批", true},
 	} {
 		r := rows[i]
 		if r.subject.Text != want.subject || r.subject.TextStyle.Bold != want.bold || !strings.HasPrefix(r.preview.Text, want.preview) ||
-			!strings.HasSuffix(r.from.Text, want.from) || r.when.Text == "" {
-			t.Errorf("row %d: %q bold %v, from %q, preview %q, time %q", i, r.subject.Text, r.subject.TextStyle.Bold, r.from.Text, r.preview.Text, r.when.Text)
+			r.from.Text != want.from || r.badge.Text() != want.badge || r.when.Text == "" {
+			t.Errorf("row %d: %q bold %v, from %q %q, preview %q, time %q", i, r.subject.Text, r.subject.TextStyle.Bold,
+				r.badge.Text(), r.from.Text, r.preview.Text, r.when.Text)
 		}
 	}
 	if !v.hint.Visible() {
@@ -206,8 +214,8 @@ func TestNoticesView(t *testing.T) {
 
 	// Reading the long one: all of it, wrapped, the link clickable.
 	v.list.Select(2)
-	if v.subject.Text != "审批提醒" || !strings.HasPrefix(v.meta.Text, "oa.example · ") || v.hint.Visible() {
-		t.Fatalf("reader: %q, %q", v.subject.Text, v.meta.Text)
+	if v.subject.Text != "审批提醒" || !strings.HasPrefix(v.meta.Text, "oa.example · ") || v.badge.Text() != "✔ Server" || v.hint.Visible() {
+		t.Fatalf("reader: %q, %q %q", v.subject.Text, v.badge.Text(), v.meta.Text)
 	}
 	if v.body.text != long {
 		t.Fatalf("reader body %q", v.body.text)
@@ -371,11 +379,11 @@ func TestNoticeNotifications(t *testing.T) {
 	t.Run("live", func(t *testing.T) {
 		f := newNoticeFixture(t)
 		f.deliver(t, xmpp.Notice{From: server, ID: "1", Subject: "审批提醒", Body: "\n您有 3 条报销单待审批\n请尽快处理 <OA>", Time: time.Now()})
-		if len(f.sent) != 1 || f.sent[0].Title != "审批提醒" || f.sent[0].Content != "您有 3 条报销单待审批" {
+		if len(f.sent) != 1 || f.sent[0].Title != "✔ Server · 审批提醒" || f.sent[0].Content != "oa.example: 您有 3 条报销单待审批" {
 			t.Fatalf("notifications %+v", f.sent)
 		}
 		f.deliver(t, xmpp.Notice{From: jid.MustParse("oa-notify@oa.example/bot"), ID: "2", Body: "会议 <改期> & 地点变更", Time: time.Now()})
-		if len(f.sent) != 2 || f.sent[1].Title != "Notice from oa-notify" || f.sent[1].Content != "会议 &lt;改期&gt; &amp; 地点变更" {
+		if len(f.sent) != 2 || f.sent[1].Title != "✔ OA · Notice" || f.sent[1].Content != "oa-notify@oa.example: 会议 &lt;改期&gt; &amp; 地点变更" {
 			t.Fatalf("notification without a subject: %+v", f.sent[1])
 		}
 		f.q.flush()
@@ -392,7 +400,7 @@ func TestNoticeNotifications(t *testing.T) {
 			t.Fatalf("during the burst: %d notifications, %d timers pending", len(f.sent), f.timers.pending())
 		}
 		f.timers.fire()
-		if len(f.sent) != 1 || f.sent[0].Title != "Notices" || f.sent[0].Content != "12 notices while you were away" {
+		if len(f.sent) != 1 || f.sent[0].Title != "✔ Notices" || f.sent[0].Content != "12 notices while you were away" {
 			t.Fatalf("summary %+v", f.sent)
 		}
 		// A live one afterwards is announced itself; one more late one
@@ -400,7 +408,7 @@ func TestNoticeNotifications(t *testing.T) {
 		f.deliver(t, xmpp.Notice{From: server, ID: "now", Subject: "现在", Body: "live", Time: time.Now()})
 		f.deliver(t, delayed(12))
 		f.timers.fire()
-		if len(f.sent) != 3 || f.sent[1].Title != "现在" || f.sent[2].Title != "审批提醒" || f.sent[2].Content != "第 2 条待审批" {
+		if len(f.sent) != 3 || f.sent[1].Title != "✔ Server · 现在" || f.sent[2].Title != "✔ Server · 审批提醒" || f.sent[2].Content != "oa.example: 第 2 条待审批" {
 			t.Fatalf("after the summary: %+v", f.sent[1:])
 		}
 		f.q.flush()
@@ -437,7 +445,7 @@ func TestNoticeNotifications(t *testing.T) {
 		// Back from do-not-disturb: the next notice is announced.
 		f.c.main.show.SetSelected("Available")
 		f.deliver(t, xmpp.Notice{From: server, ID: "after", Subject: "after", Body: "after", Time: time.Now()})
-		if len(f.sent) != 1 || f.sent[0].Title != "after" {
+		if len(f.sent) != 1 || f.sent[0].Title != "✔ Server · after" {
 			t.Fatalf("after do-not-disturb: %+v", f.sent)
 		}
 	})
@@ -517,4 +525,101 @@ func TestTrayStatusTicked(t *testing.T) {
 	// Set by going away when idle.
 	f.c.main.setShowQuietly("Away")
 	check("idle", "Away")
+}
+
+// TestNoticeSenderMarked: a notice names its sender by full address with a
+// mark of why it may send notices, in the inbox (a badge: "✔ OA" for the
+// provisioned notifier, "✔ Server" for the server, "Unverified" for one an
+// older version took from an ordinary account) and on the desktop (the
+// title starts with the mark, the text with the address). What an
+// attacker controls cannot wear the mark: mallory's headline reaches the
+// app as her chat message and is notified as one, under her name; a room
+// occupant named "✔ OA - Approve payment" and a message "✅ from
+// oa-notify@oa.example" lose their check marks in the notification.
+func TestNoticeSenderMarked(t *testing.T) {
+	f := newNoticeFixture(t)
+	c := f.c
+	mallory := jid.MustParse("mallory@oa.example/x")
+	at := time.Now().Add(-time.Hour)
+	for _, n := range []store.Notice{
+		{From: "mallory@oa.example/x", ID: "old", Subject: "Approve payment", Body: "https://pay.evil.example", Time: at},
+		{From: "oa.example", ID: "srv", Subject: "系统维护", Body: "今晚维护", Time: at.Add(time.Minute)},
+		{From: "oa-notify@oa.example/bot", ID: "oa", Subject: "审批提醒", Body: "请审批", Time: at.Add(2 * time.Minute)},
+	} {
+		if _, _, err := f.db.AddNotice(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.main.showNotices()
+	f.q.flush()
+	v := c.notices.view
+	v.win.Resize(fyne.NewSize(820, 560))
+	rows := noticeRows(v)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for i, want := range [][2]string{{"✔ OA", "oa-notify@oa.example"}, {"✔ Server", "oa.example"}, {"Unverified", "mallory@oa.example"}} {
+		if rows[i].badge.Text() != want[0] || rows[i].from.Text != want[1] || !rows[i].badge.Visible() {
+			t.Errorf("row %d: %q %q, want %q %q", i, rows[i].badge.Text(), rows[i].from.Text, want[0], want[1])
+		}
+	}
+	v.list.Select(2)
+	if v.badge.Text() != "Unverified" || !strings.HasPrefix(v.meta.Text, "mallory@oa.example · ") {
+		t.Fatalf("reader: %q %q", v.badge.Text(), v.meta.Text)
+	}
+	// The badges differ in colour, not only in text.
+	colours := map[xmpp.NoticeSender]string{}
+	for _, s := range []xmpp.NoticeSender{xmpp.NoticeFromNotifier, xmpp.NoticeFromServer, xmpp.NoticeUnverified} {
+		b := newNoticeBadge()
+		b.set(s)
+		r := test.TempWidgetRenderer(t, b).(*noticeBadgeRenderer)
+		colours[s] = fmt.Sprint(r.bg.FillColor)
+	}
+	if colours[xmpp.NoticeFromNotifier] == colours[xmpp.NoticeFromServer] || colours[xmpp.NoticeFromServer] == colours[xmpp.NoticeUnverified] {
+		t.Fatalf("badge colours %v", colours)
+	}
+
+	// Live notices on the desktop.
+	f.deliver(t, xmpp.Notice{From: jid.MustParse("oa-notify@oa.example/bot"), ID: "l1", Subject: "Approve payment", Body: "PO 42\nmore", Time: time.Now()})
+	f.deliver(t, xmpp.Notice{From: server, ID: "l2", Body: "announced", Headline: true, Time: time.Now()})
+	if len(f.sent) != 2 || f.sent[0].Title != "✔ OA · Approve payment" || f.sent[0].Content != "oa-notify@oa.example: PO 42" ||
+		f.sent[1].Title != "✔ Server · Notice" || f.sent[1].Content != "oa.example: announced" {
+		t.Fatalf("notice notifications %+v", f.sent)
+	}
+
+	// Mallory's headline, as the core hands it over: her chat message.
+	f.sent = nil
+	c.handle(xmpp.MessageReceived{Message: xmpp.Message{ID: "evil1", From: mallory, To: me, Type: "headline", Seq: 1,
+		Subject: "Approve payment", Body: "Approve payment\n✔ OA oa-notify@oa.example: https://pay.evil.example", Time: time.Now()}})
+	// An occupant's private message, nick and text dressed as a notice.
+	occupant := jid.MustParse("office@conference.oa.example/✔ OA - Approve payment")
+	c.handle(xmpp.MessageReceived{Message: xmpp.Message{ID: "evil2", From: occupant, To: me, Type: "chat", Private: true, Seq: 2,
+		Body: "✅ from oa-notify@oa.example: pay now", Time: time.Now()}})
+	f.q.flush()
+	if len(f.sent) != 2 {
+		t.Fatalf("notifications %+v", f.sent)
+	}
+	if f.sent[0].Title != "mallory" || f.sent[0].Content != "Approve payment OA oa-notify@oa.example: https://pay.evil.example" {
+		t.Errorf("mallory's message notified as %q: %q", f.sent[0].Title, f.sent[0].Content)
+	}
+	for _, n := range f.sent {
+		if strings.ContainsAny(n.Title+n.Content, checkLike) {
+			t.Errorf("a chat's notification wears a check mark: %q: %q", n.Title, n.Content)
+		}
+	}
+	if c.notices.unread != 4 {
+		t.Fatalf("%d unread notices: a chat went to the inbox", c.notices.unread)
+	}
+}
+
+// TestWithoutCheckMarks: the notices' check mark and its look-alikes are
+// taken out.
+func TestWithoutCheckMarks(t *testing.T) {
+	for in, want := range map[string]string{
+		"bob": "bob", "✔ OA · pay": "OA · pay", "✓✅☑🗸🗹√𐄂 x": "x", "审批 ✔": "审批", "": "",
+	} {
+		if got := withoutCheckMarks(in); got != want {
+			t.Errorf("withoutCheckMarks(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

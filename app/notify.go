@@ -37,12 +37,14 @@ func notificationText(body string) string {
 
 // notifyMessage raises a desktop notification for an incoming message
 // unless the user is reading that chat or does not want to be disturbed.
-// It runs on Fyne's goroutine; the D-Bus call does not.
+// It runs on Fyne's goroutine; the D-Bus call does not. Neither the
+// sender's name nor the text may wear the notices' check mark (see
+// noticemark.go).
 func (c *controller) notifyMessage(from string, m xmpp.Message, reading bool) {
 	if reading || !c.notificationsWanted() {
 		return
 	}
-	c.sendNotification(fyne.NewNotification(from, notificationText(m.Body)))
+	c.sendNotification(fyne.NewNotification(withoutCheckMarks(from), notificationText(withoutCheckMarks(m.Body))))
 }
 
 // notificationsWanted reports whether desktop notifications may go out:

@@ -87,7 +87,7 @@ func (c *controller) invitationReceived(inv xmpp.InvitationReceived) {
 		acts.pending = append(acts.pending, inv)
 	}
 	if c.notificationsWanted() && !c.foreground {
-		c.sendNotification(fyne.NewNotification(lang.L("Invitation to a group chat"), notificationText(c.invitationText(inv, ""))))
+		c.sendNotification(fyne.NewNotification(lang.L("Invitation to a group chat"), notificationText(withoutCheckMarks(c.invitationText(inv, "")))))
 	}
 	if acts.prompt == nil {
 		c.nextInvitation()

@@ -40,7 +40,8 @@ func (c *controller) notifyRoomMessage(e xmpp.RoomMessage, mention bool) {
 	if mention {
 		title = lang.L("{{.Nick}} mentioned you in {{.Room}}", args)
 	}
-	c.sendNotification(fyne.NewNotification(title, notificationText(e.Body)))
+	// A nick is anyone's to choose: no check mark (see noticemark.go).
+	c.sendNotification(fyne.NewNotification(withoutCheckMarks(title), notificationText(withoutCheckMarks(e.Body))))
 }
 
 // roomNotifyItem is the "Notifications" submenu of a room's menus: the

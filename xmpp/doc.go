@@ -46,17 +46,29 @@
 // # Notices
 //
 // Companies push alerts over XMPP: approvals waiting in the OA system,
-// meetings moved, announcements. A message is a notice, not a chat, when
-//   - it is of type normal (or has no type) and comes from the account's
-//     server domain itself (e.g. Prosody's mod_motd, or an OA system wired
-//     into the server), from broadcast.DOMAIN, or from a notifier account
-//     named with WithNoticeSenders (or later SetNoticeSenders);
-//   - or it is of type headline, from anyone: headlines are alerts by
-//     definition (RFC 6121 says not to reply and not to store them
-//     offline), e.g. mod_announce's announcements.
+// meetings moved, announcements. Shown apart from chats, a notice speaks
+// for the company, so only the company may send one: a message is a
+// notice, not a chat, when it is of type normal (or has no type) or
+// headline and comes from
+//   - the account's server domain itself (e.g. Prosody's mod_motd and
+//     mod_announce, which always sends headlines, or an OA system wired
+//     into the server),
+//   - broadcast.DOMAIN,
+//   - or a notifier account named with WithNoticeSenders (or later
+//     SetNoticeSenders), as provisioning does.
 //
-// Any other normal message with a body is a chat: many clients send chats
-// as type normal or without a type. A notice needs a body or a subject.
+// Anyone else's normal or headline message is a chat message from them:
+// many clients send chats as type normal or without a type, and a headline
+// from a colleague's or a stranger's account ("Approve payment" and a link)
+// is that person's word, not the company's. Its subject, which a chat has
+// no place for, becomes the first line of its text. A notice needs a body
+// or a subject. Notice.Sender says why its sender may send notices (the
+// server, a notifier account; NoticeUnverified for one an older version
+// stored, when every headline was a notice), by the notifier accounts
+// named now; ClassifyNoticeSender is the same rule for front ends that
+// read the store alone. Front ends show the full From with that mark, never
+// a display name, which the sender chooses.
+//
 // Notices are reported as NoticeReceived and, with a store, kept in its
 // inbox with a read flag (Notices, UnreadNotices, MarkNoticeRead,
 // MarkNoticesRead), once: a copy delivered again is dropped. Servers seldom
@@ -65,6 +77,24 @@
 // back years of them); those sent while the user was offline arrive from
 // offline storage at sign-in with a delay stamp, marked Delayed, so a front
 // end can summarise them instead of raising one alert each.
+//
+// # Time
+//
+// A message's time (Message.Time, Notice.Time) is when it reached the
+// client, unless someone the client trusts says it was sent earlier: a
+// delay stamp (XEP-0203) added by the own server (its domain: offline
+// storage; the own bare JID: stream management holding stanzas while the
+// client was away), by the own archive (XEP-0313) or a room's, or, on a
+// group chat message, by the room (join history). The delay's from
+// attribute says who added it. A stamp the sender wrote is ignored: a peer
+// could otherwise date a message 2099 and pin its conversation to the top
+// (conversations are ordered by their newest message), drag later stamped
+// messages after it, or date one 1970 to slip it in among old ones; an
+// occupant could claim a nick's earlier owner's messages. No stamp is
+// later than the arrival. A stamped message is never placed before what its
+// conversation already holds (see the store writer), and the archive
+// catch-up's bookmark records the archive id with the time the message
+// arrived, never a time from the message.
 //
 // # Group chat
 //

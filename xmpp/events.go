@@ -61,9 +61,9 @@ type PresenceChanged struct{ Presence }
 // Message.Peer, the occupant's JID room@service/nick, not the room's).
 type MessageReceived struct{ Message }
 
-// NoticeReceived reports a new notice: a message from the server, its
-// broadcast service or a notifier account (see WithNoticeSenders), or any
-// headline. With a store it is reported once it is stored, and only once:
+// NoticeReceived reports a new notice: a normal message or headline from
+// the server, its broadcast service or a notifier account (see
+// WithNoticeSenders and "Notices" in the package documentation). With a store it is reported once it is stored, and only once:
 // a copy delivered again is not reported.
 type NoticeReceived struct{ Notice }
 

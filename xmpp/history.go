@@ -363,6 +363,7 @@ func (w *storeWriter) process(todo []storeItem) {
 		// to keep each message's flags.
 		j := 0
 		var newest store.Message
+		var newestAt time.Time
 		for i, m := range batch {
 			if j < len(added) && sameRecord(added[j], recs[i]) {
 				m.Seq, m.State = added[j].Seq, added[j].State
@@ -373,7 +374,7 @@ func (w *storeWriter) process(todo []storeItem) {
 				j++
 			}
 			if live[i] && recs[i].StanzaID != "" {
-				newest = recs[i]
+				newest, newestAt = recs[i], m.arrived
 			}
 		}
 		// Copies that showed the server had an outgoing message still
@@ -387,7 +388,12 @@ func (w *storeWriter) process(todo []storeItem) {
 			}
 		}
 		if newest.StanzaID != "" {
-			if err := w.db.SetArchiveCursor(newest.StanzaID, newest.Time); err != nil {
+			// With the time it arrived, not the one it carries: only
+			// the archive's id and the client's clock say where the
+			// catch-up stands (a catch-up by time starts there when the
+			// server forgot the id). The message's time may be a stamp
+			// the server copied from the sender.
+			if err := w.db.SetArchiveCursor(newest.StanzaID, cmp.Or(newestAt, newest.Time)); err != nil {
 				w.c.log.Error("store archive cursor", "err", err)
 			}
 		}
@@ -432,7 +438,10 @@ func (w *storeWriter) place(m *Message) {
 	peer := m.Peer().String()
 	newest, ok := w.newest[peer]
 	if !ok {
-		if last, err := w.db.History(peer, store.Cursor{}, 1); err == nil && len(last) == 1 {
+		// The newest stored before now: a stored time ahead of the clock
+		// (a peer's stamp that an older version took, a clock that was
+		// wrong) must not drag every stamped message after it.
+		if last, err := w.db.History(peer, store.Cursor{Time: time.Now()}, 1); err == nil && len(last) == 1 {
 			newest = last[0].Time
 		}
 	}

@@ -153,12 +153,18 @@ func TestMessageKinds(t *testing.T) {
 	if _, err := alice.Send(ctx, OutgoingMessage{To: bob.Account(), Body: "a normal one", Type: "normal"}); err != nil {
 		t.Fatal(err)
 	}
-	// A headline is an alert whoever sends it; a normal message from a
-	// colleague is a chat (many clients send chats as normal).
-	waitFor(t, ev, 5*time.Second, func(e NoticeReceived) bool { return e.Body == "审批提醒" && e.Headline })
-	got := waitFor(t, ev, 5*time.Second, func(e MessageReceived) bool { return e.Body == "a normal one" })
-	if got.Type != "normal" || !got.From.Bare().Equal(alice.Account()) {
-		t.Fatalf("the normal message arrived as %+v", got.Message)
+	// A colleague's headline and normal message are chats from him: only
+	// the server and notifier accounts send notices (many clients send
+	// chats as normal).
+	for _, kind := range []string{"headline", "normal"} {
+		body := map[string]string{"headline": "审批提醒", "normal": "a normal one"}[kind]
+		got := waitFor(t, ev, 5*time.Second, func(e MessageReceived) bool { return e.Body == body })
+		if string(got.Type) != kind || !got.From.Bare().Equal(alice.Account()) {
+			t.Fatalf("the %s message arrived as %+v", kind, got.Message)
+		}
+	}
+	if n := countNotices(ev); n != 0 {
+		t.Fatalf("%d notices from a colleague", n)
 	}
 }
 

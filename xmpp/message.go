@@ -33,8 +33,11 @@ type Message struct {
 	Body     string
 	Subject  string
 	Thread   string
-	// Time is when the message was sent: the XEP-0203 delay stamp for
-	// messages delivered late (Delayed set), else when it arrived.
+	// Time is when the message was sent: for one delivered late (Delayed
+	// set) the XEP-0203 delay stamp that the own server, its archive or
+	// the room added, else when it arrived. A stamp the sender wrote
+	// itself is ignored, and no stamp is later than the arrival (see
+	// "Time" in the package documentation).
 	Time    time.Time
 	Delayed bool
 	// Outgoing is set on messages the own account sent: from this client,
@@ -57,8 +60,9 @@ type Message struct {
 	State DeliveryState
 	Error string // why it failed, for DeliveryFailed
 
-	backfill bool // from a first sync, which pages from the newest backwards
-	mention  bool // a room message that mentions the own nick (RoomMessage.Mention)
+	backfill bool      // from a first sync, which pages from the newest backwards
+	arrived  time.Time // when it reached this client
+	mention  bool      // a room message that mentions the own nick (RoomMessage.Mention)
 }
 
 func messageType(s string) stanza.MessageType {
@@ -81,9 +85,24 @@ type wireText struct {
 	Text string `xml:",chardata"`
 }
 
+// wireDelay is a delay stamp (XEP-0203); From is who added it. The stamp is
+// kept as text and parsed only when it is used: a sender's malformed stamp
+// on its own message must not make the whole message undecodable.
 type wireDelay struct {
-	Stamp time.Time `xml:"stamp,attr"`
-	From  string    `xml:"from,attr"` // who delayed it (a room, for its history)
+	From  string `xml:"from,attr"`
+	Stamp string `xml:"stamp,attr"`
+}
+
+// time is the stamp (XEP-0082), zero when it does not parse.
+func (d *wireDelay) time() time.Time {
+	if d == nil {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(d.Stamp))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 type wireForwarded struct {
@@ -108,8 +127,11 @@ type wireMessage struct {
 		ID string `xml:"id,attr"`
 		By string `xml:"by,attr"`
 	} `xml:"urn:xmpp:sid:0 stanza-id"`
-	Delay *wireDelay    `xml:"urn:xmpp:delay delay"`
-	Error *stanza.Error `xml:"error"`
+	// Delays are the message's delay stamps: each hop that held it may
+	// add one (XEP-0203), and so may the sender, about itself. A slice:
+	// decoding several into one pointer would mix their attributes.
+	Delays []wireDelay   `xml:"urn:xmpp:delay delay"`
+	Error  *stanza.Error `xml:"error"`
 	// Carbons (XEP-0280), archive results (XEP-0313), receipts (XEP-0184).
 	CarbonReceived *struct {
 		Forwarded wireForwarded `xml:"urn:xmpp:forward:0 forwarded"`
@@ -183,18 +205,77 @@ func (c *Client) translate(w wireMessage) (Message, bool) {
 		Thread:   w.Thread,
 		Time:     time.Now(),
 	}
+	m.arrived = m.Time
 	own := c.account.String()
 	for _, sid := range w.StanzaIDs {
 		if sid.By == own { // only our own server's id can be trusted
 			m.StanzaID = sid.ID
 		}
 	}
-	if w.Delay != nil && !w.Delay.Stamp.IsZero() {
-		m.Time, m.Delayed = w.Delay.Stamp, true
+	if stamp, ok := c.trustedDelay(w.Delays, m); ok {
+		m.Time, m.Delayed = stamp, true
 	}
 	m.Outgoing = from.Bare().Equal(c.account) && !to.Bare().Equal(c.account)
 	m.Private = c.isPrivate(w, m)
 	return m, true
+}
+
+// trustedDelay returns the delay stamp (XEP-0203) of a message that someone
+// the client trusts added, with ok unset when there is none. The delay's
+// from says who added it: for a group chat message only the room counts
+// (Prosody drops stamps an occupant forges in the room's name); for any
+// other message the own server, by its domain (offline storage) or by the
+// own bare JID (Prosody's stream management, for stanzas it held while
+// the client was away). A stamp the sender wrote is only the sender's word
+// for when it was written, so it is ignored: taken, a peer could date a
+// message 2099 and pin its conversation to the top, or drag every later
+// message there. Of several trusted stamps the earliest is the closest to
+// when the message was sent. The stamp is never later than the arrival:
+// nothing arrives before it was sent.
+func (c *Client) trustedDelay(delays []wireDelay, m Message) (time.Time, bool) {
+	var stamp time.Time
+	for _, d := range delays {
+		at := d.time()
+		if at.IsZero() || !c.delayTrusted(d.From, m) {
+			continue
+		}
+		if stamp.IsZero() || at.Before(stamp) {
+			stamp = at
+		}
+	}
+	if stamp.IsZero() {
+		return time.Time{}, false
+	}
+	return notAfter(stamp, m.arrived), true
+}
+
+// delayTrusted reports whether a delay stamp added by from is trusted on
+// m (see trustedDelay).
+func (c *Client) delayTrusted(from string, m Message) bool {
+	by, err := jid.Parse(from)
+	if err != nil || from == "" {
+		return false
+	}
+	if m.Type == stanza.GroupChatMessage {
+		return by.Resourcepart() == "" && by.Equal(m.From.Bare())
+	}
+	if by.Resourcepart() != "" {
+		return false
+	}
+	if by.Localpart() == "" {
+		return strings.EqualFold(by.Domainpart(), c.account.Domainpart())
+	}
+	return by.Equal(c.account)
+}
+
+// notAfter is stamp, or arrived when stamp is later: a time stamp from the
+// future (a server whose clock runs ahead) would place a message after
+// everything that comes later.
+func notAfter(stamp, arrived time.Time) time.Time {
+	if stamp.After(arrived) {
+		return arrived
+	}
+	return stamp
 }
 
 // isPrivate reports whether a message is a private message with a room's
@@ -210,7 +291,7 @@ func (c *Client) translate(w wireMessage) (Message, bool) {
 // looked up before the archive is read); a stranger's chat with it stays a
 // chat with the stranger. The account's own devices are trusted with it.
 func (c *Client) isPrivate(w wireMessage, m Message) bool {
-	if m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage {
+	if m.Type != stanza.ChatMessage && m.Type != stanza.NormalMessage && m.Type != stanza.HeadlineMessage {
 		return false
 	}
 	occupant := m.From
@@ -258,8 +339,9 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 			return
 		}
 		m.StanzaID, m.Archived, m.backfill = w.ArchiveResult.ID, true, backwards
-		if inner.Delay != nil && !inner.Delay.Stamp.IsZero() {
-			m.Time, m.Delayed = inner.Delay.Stamp, true
+		if at := inner.Delay.time(); !at.IsZero() {
+			// The archive's own stamp: when the server stored it.
+			m.Time, m.Delayed = notAfter(at, m.arrived), true
 		}
 		c.mu.Lock()
 		if m.Time.After(c.archiveSeen) {
@@ -271,9 +353,17 @@ func (c *Client) onMessage(w wireMessage, enc xmlstream.TokenWriter) {
 		}
 		// Notices are not taken from the archive: the live copy (or the
 		// offline one at sign-in) went to the inbox, and a first sync
-		// would bring back years of them. Normal messages from people are
-		// chats (see isNotice).
-		if (m.Type == stanza.ChatMessage || m.Type == stanza.NormalMessage) && !c.isNotice(m) && m.Body != "" {
+		// would bring back years of them. Normal messages and headlines
+		// from people are chats (see isNotice).
+		switch m.Type {
+		case stanza.ChatMessage, stanza.NormalMessage, stanza.HeadlineMessage:
+		default:
+			return
+		}
+		if c.isNotice(m) {
+			return
+		}
+		if m = withSubject(m); m.Body != "" {
 			c.store.message(m, false)
 		}
 		return
@@ -339,9 +429,10 @@ func (c *Client) onChatOrNotice(w wireMessage, m Message, enc xmlstream.TokenWri
 		c.notice(m)
 		return
 	}
-	if m.Type != stanza.HeadlineMessage { // (an own headline: nothing to show)
-		c.onChat(m, w, enc)
+	if m.Type == stanza.HeadlineMessage && m.From.Bare().Equal(c.account) {
+		return // an own headline: nothing to show
 	}
+	c.onChat(m, w, enc)
 }
 
 // onPlainMessage routes a live message that turned out to be an ordinary
@@ -353,6 +444,24 @@ func (c *Client) onPlainMessage(w wireMessage, m Message) {
 	}
 }
 
+// withSubject gives an incoming one-to-one message's subject a place: a
+// chat shows only the text, so the subject becomes its first line (the
+// whole text when there is no body). A person's headline that is no notice
+// ("Approve payment" and a link) is shown as what it is, a chat message
+// from that person, with nothing hidden.
+func withSubject(m Message) Message {
+	subject := strings.TrimSpace(m.Subject)
+	if m.Outgoing || subject == "" || m.Type == stanza.GroupChatMessage {
+		return m
+	}
+	if strings.TrimSpace(m.Body) == "" {
+		m.Body = subject
+	} else {
+		m.Body = subject + "\n" + m.Body
+	}
+	return m
+}
+
 // onChat handles a chat message, direct or a carbon (enc nil: no receipt is
 // sent for a copy; the device that got the original answers).
 func (c *Client) onChat(m Message, w wireMessage, enc xmlstream.TokenWriter) {
@@ -362,7 +471,7 @@ func (c *Client) onChat(m Message, w wireMessage, enc xmlstream.TokenWriter) {
 		}
 		return
 	}
-	if m.Body == "" { // chat states and such
+	if m = withSubject(m); m.Body == "" { // chat states and such
 		return
 	}
 	if w.ReceiptRequest != nil && enc != nil && m.ID != "" && !m.Outgoing {

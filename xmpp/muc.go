@@ -634,7 +634,9 @@ func (c *Client) roomAnchor(room jid.JID) roomAnchor {
 	}
 	c.store.barrier() // what the handler received is in the store
 	db := c.opts.store
-	if last, err := db.History(room.String(), store.Cursor{}, 1); err == nil && len(last) == 1 {
+	// The newest stored before now (a time ahead of the clock, from a
+	// stamp an older version took, would cut the join history short).
+	if last, err := db.History(room.String(), store.Cursor{Time: time.Now()}, 1); err == nil && len(last) == 1 {
 		a.newest = last[0].Time
 	}
 	var err error
@@ -1154,7 +1156,7 @@ func (c *Client) onRoomMessage(w wireMessage, m Message, archived bool) {
 	}
 	// Join history carries the room's delay; a delay an occupant added
 	// to a live message says nothing about who sent it when.
-	history := archived || (w.Delay != nil && w.Delay.From == room.String())
+	history := archived || hasDelayFrom(w.Delays, room.String())
 	own := c.ownRoomMessage(r, w, m, history, archived)
 	if !isSubject && m.Body != "" && !own {
 		m.mention = Mentions(m.Body, r.nick) || c.referencesSelf(w, room, r.nick)
@@ -1468,4 +1470,15 @@ func (c *Client) ChangeNick(ctx context.Context, room jid.JID, nick string) erro
 		}
 		return fmt.Errorf("xmpp: change nick in %s: %w", room, ctx.Err())
 	}
+}
+
+// hasDelayFrom reports whether one of the delay stamps was added by from
+// (a room, for its join history).
+func hasDelayFrom(delays []wireDelay, from string) bool {
+	for _, d := range delays {
+		if d.From == from {
+			return true
+		}
+	}
+	return false
 }

@@ -184,8 +184,8 @@ func (c *Client) onRoomArchiveResult(w wireMessage) bool {
 		return true
 	}
 	m.StanzaID, m.Archived, m.Delayed = res.ID, true, true
-	if d := res.Forwarded.Delay; d != nil && !d.Stamp.IsZero() {
-		m.Time = d.Stamp
+	if at := res.Forwarded.Delay.time(); !at.IsZero() {
+		m.Time = notAfter(at, m.arrived) // the archive's: when the room stored it
 	}
 	c.onRoomMessage(inner, m, true)
 	return true

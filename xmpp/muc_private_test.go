@@ -228,7 +228,7 @@ func TestIsPrivate(t *testing.T) {
 		{"office@conference.magpie.test/Alice", "bob@magpie.test/r", "normal", false, true},
 		{"office@conference.magpie.test/Alice", "bob@magpie.test/r", "", false, true},
 		{"office@conference.magpie.test/Alice", "bob@magpie.test/r", "groupchat", false, false},
-		{"office@conference.magpie.test/Alice", "bob@magpie.test/r", "headline", true, false},
+		{"office@conference.magpie.test/Alice", "bob@magpie.test/r", "headline", true, true}, // an occupant's headline: no notice, a private chat
 		{"office@conference.magpie.test/Alice", "bob@magpie.test/r", "error", true, false},
 		{"office@conference.magpie.test", "bob@magpie.test/r", "chat", false, false}, // the room itself
 		{"lunch@conference.magpie.test/Carol", "bob@magpie.test/r", "chat", true, true},

@@ -32,6 +32,67 @@ type Notice struct {
 	// Headline is set for a message of type headline, unset for normal.
 	Headline bool
 	Read     bool
+	// Sender says who vouches for From: the server (NoticeFromServer) or
+	// the configuration naming it a notifier account
+	// (NoticeFromNotifier). A notice stored before only those could
+	// send one, or from an account no longer named, is
+	// NoticeUnverified. Front ends show it beside the full From, never a
+	// display name: a name is the sender's to choose.
+	Sender NoticeSender
+}
+
+// NoticeSender is why a notice's sender may send notices.
+type NoticeSender int
+
+const (
+	// NoticeUnverified is a sender who is neither the server nor a
+	// notifier account (now): a notice kept from an older version, which
+	// took any headline for one, or from an account no longer named.
+	NoticeUnverified NoticeSender = iota
+	// NoticeFromServer is the account's server or broadcast.DOMAIN.
+	NoticeFromServer
+	// NoticeFromNotifier is a notifier account (WithNoticeSenders).
+	NoticeFromNotifier
+)
+
+// String names the kind for logs and the command line.
+func (s NoticeSender) String() string {
+	switch s {
+	case NoticeFromServer:
+		return "server"
+	case NoticeFromNotifier:
+		return "notifier"
+	}
+	return "unverified"
+}
+
+// ClassifyNoticeSender says whether from may send account notices: as its
+// server or broadcast.DOMAIN, as one of the notifier accounts (bare JIDs,
+// as given to WithNoticeSenders; ones that do not parse are skipped), or
+// not at all. It is the rule a Client sorts messages by, for front ends
+// that read a store without one.
+func ClassifyNoticeSender(account jid.JID, notifiers []string, from jid.JID) NoticeSender {
+	set := map[string]bool{}
+	for _, s := range notifiers {
+		if j, err := jid.Parse(strings.TrimSpace(s)); err == nil {
+			set[j.Bare().String()] = true
+		}
+	}
+	return classifyNoticeSender(account, set, from)
+}
+
+func classifyNoticeSender(account jid.JID, notifiers map[string]bool, from jid.JID) NoticeSender {
+	domain := account.Domainpart()
+	if from.Localpart() == "" {
+		d := from.Domainpart()
+		if strings.EqualFold(d, domain) || strings.EqualFold(d, "broadcast."+domain) {
+			return NoticeFromServer
+		}
+	}
+	if notifiers[from.Bare().String()] {
+		return NoticeFromNotifier
+	}
+	return NoticeUnverified
 }
 
 // WithNoticeSenders names notifier accounts (an OA system's
@@ -85,27 +146,21 @@ func (c *Client) NoticeSenders() []string {
 	return out
 }
 
-// isNoticeSender reports whether from is the own server, its broadcast
-// service, or a configured notifier account.
-func (c *Client) isNoticeSender(from jid.JID) bool {
-	domain := c.account.Domainpart()
-	if from.Localpart() == "" {
-		d := from.Domainpart()
-		if strings.EqualFold(d, domain) || strings.EqualFold(d, "broadcast."+domain) {
-			return true
-		}
-	}
+// NoticeSenderOf says whether from may send the account notices, by the
+// server and the notifier accounts named now.
+func (c *Client) NoticeSenderOf(from jid.JID) NoticeSender {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.noticeSenders[from.Bare().String()]
+	return classifyNoticeSender(c.account, c.noticeSenders, from)
 }
 
 // isNotice decides whether an incoming message is a notice rather than a
-// chat. Headlines are alerts by definition (RFC 6121 §5.2.2: no reply
-// expected, not stored offline), so every headline is a notice whoever sent
-// it. A normal message is a notice only from the server, broadcast.DOMAIN
-// or a notifier account: many clients send chats as type normal (or with
-// no type, which means normal), so a normal message from a person is a chat.
+// chat: a message of type normal or headline (an alert: RFC 6121 §5.2.2)
+// from the server, broadcast.DOMAIN or a notifier account. Notices are
+// shown apart from chats, as the company's word, so only those may send
+// them: a headline from anyone else ("Approve payment" from a colleague's
+// account, or a stranger's) is a chat message from that person, and many
+// clients send chats as type normal (or with no type, which means normal).
 // Chat and groupchat messages are never notices, nor are private messages
 // through a room (Message.Private), of whatever type.
 func (c *Client) isNotice(m Message) bool {
@@ -113,10 +168,8 @@ func (c *Client) isNotice(m Message) bool {
 		return false
 	}
 	switch m.Type {
-	case stanza.HeadlineMessage:
-		return true
-	case stanza.NormalMessage:
-		return c.isNoticeSender(m.From)
+	case stanza.HeadlineMessage, stanza.NormalMessage:
+		return c.NoticeSenderOf(m.From) != NoticeUnverified
 	}
 	return false
 }
@@ -129,7 +182,7 @@ func (c *Client) notice(m Message) {
 		return
 	}
 	n := Notice{ID: m.ID, From: m.From, Subject: m.Subject, Body: m.Body, Time: m.Time, Delayed: m.Delayed,
-		Headline: m.Type == stanza.HeadlineMessage}
+		Headline: m.Type == stanza.HeadlineMessage, Sender: c.NoticeSenderOf(m.From)}
 	if c.opts.store == nil {
 		c.events.push(NoticeReceived{n})
 		return
@@ -154,10 +207,12 @@ func (c *Client) notice(m Message) {
 	})
 }
 
-// noticeFromRecord turns a stored notice back into a Notice.
-func noticeFromRecord(r store.Notice) Notice {
+// noticeFromRecord turns a stored notice back into a Notice, its Sender by
+// the notifier accounts named now.
+func (c *Client) noticeFromRecord(r store.Notice) Notice {
 	from, _ := jid.Parse(r.From)
-	return Notice{Seq: r.Seq, ID: r.ID, From: from, Subject: r.Subject, Body: r.Body, Time: r.Time, Read: r.Read}
+	return Notice{Seq: r.Seq, ID: r.ID, From: from, Subject: r.Subject, Body: r.Body, Time: r.Time, Read: r.Read,
+		Sender: c.NoticeSenderOf(from)}
 }
 
 // Notices returns up to limit stored notices, newest first (limit <= 0:
@@ -176,7 +231,7 @@ func (c *Client) Notices(limit int, unreadOnly bool) ([]Notice, error) {
 	}
 	out := make([]Notice, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, noticeFromRecord(r))
+		out = append(out, c.noticeFromRecord(r))
 	}
 	return out, err
 }

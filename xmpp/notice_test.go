@@ -14,6 +14,7 @@ import (
 	"mellium.im/xmpp/stanza"
 
 	"magpie/xmpp/prosodytest"
+	"magpie/xmpp/store"
 )
 
 // TestIsNotice: which incoming messages are notices and which are chats.
@@ -37,7 +38,7 @@ func TestIsNotice(t *testing.T) {
 		5:  {"oa-notify@oa.example/bot", "normal", false, true},  // from any of its resources
 		6:  {"lisi@oa.example/desk", "normal", false, false},     // a colleague: a chat
 		7:  {"lisi@oa.example/desk", "", false, false},           // no type means normal
-		8:  {"lisi@oa.example/desk", "headline", false, true},    // headlines are alerts, whoever sends them
+		8:  {"lisi@oa.example/desk", "headline", false, false},   // a colleague's headline is his word: a chat
 		9:  {"oa.example", "chat", false, false},                 // a chat is a chat
 		10: {"oa-notify@oa.example", "chat", false, false},       // likewise
 		11: {"conference.oa.example", "normal", false, false},    // another service of the server
@@ -46,6 +47,11 @@ func TestIsNotice(t *testing.T) {
 		14: {"oa-notify@other.example", "normal", false, false},  // same name elsewhere
 		15: {"zhangsan@oa.example/phone", "normal", true, false}, // an own message to someone
 		16: {"oa.example", "groupchat", false, false},
+		17: {"oa-notify@oa.example/bot", "headline", false, true}, // a notifier's headline
+		18: {"broadcast.oa.example", "headline", false, true},
+		19: {"mallory@evil.example", "headline", false, false},    // a stranger's
+		20: {"oa.example.evil.example", "headline", false, false}, // a look-alike domain
+		21: {"broadcast.oa.example.evil", "headline", false, false},
 	} {
 		t.Run(strconv.Itoa(i), func(t *testing.T) {
 			m := Message{From: jid.MustParse(tc.from), Type: messageType(tc.typ), Outgoing: tc.outgoing}
@@ -53,6 +59,20 @@ func TestIsNotice(t *testing.T) {
 				t.Fatalf("isNotice(%s, %q) = %v, want %v", tc.from, tc.typ, got, tc.want)
 			}
 		})
+	}
+	// Why a sender may send notices, as a front end shows it; the same
+	// rule without a client, for the store alone.
+	for from, want := range map[string]NoticeSender{
+		"oa.example": NoticeFromServer, "broadcast.oa.example/x": NoticeFromServer,
+		"oa-notify@oa.example/bot": NoticeFromNotifier, "lisi@oa.example": NoticeUnverified,
+		"oa-notify@other.example": NoticeUnverified, "other.example": NoticeUnverified,
+	} {
+		if got := c.NoticeSenderOf(jid.MustParse(from)); got != want {
+			t.Errorf("NoticeSenderOf(%s) = %v, want %v", from, got, want)
+		}
+		if got := ClassifyNoticeSender(c.Account(), []string{"OA-Notify@oa.example", "@@bad"}, jid.MustParse(from)); got != want {
+			t.Errorf("ClassifyNoticeSender(%s) = %v, want %v", from, got, want)
+		}
 	}
 	// The notifier accounts can change; a bad one is refused.
 	if err := c.SetNoticeSenders("hr@oa.example"); err != nil {
@@ -175,9 +195,10 @@ func countNotices(r *recorder) int {
 // TestNoticesFromServer, against Prosody: an announcement (mod_announce),
 // a normal message from the bare domain and from broadcast.DOMAIN, and the
 // messages of a notifier account are notices: reported as NoticeReceived
-// and kept in the store's inbox, a repeat once. A normal message from a
-// colleague, with or without a type, is a chat; a headline from one is a
-// notice. Changing the notifier accounts turns the notifier's next message
+// and kept in the store's inbox, a repeat once, each with why its sender
+// may send notices. A normal message or a headline from a colleague, with
+// or without a type, is a chat (a headline's subject its first line).
+// Changing the notifier accounts turns the notifier's next message
 // into a chat.
 func TestNoticesFromServer(t *testing.T) {
 	srv := noticeServer(t)
@@ -220,21 +241,23 @@ func TestNoticesFromServer(t *testing.T) {
 	for _, tc := range []struct {
 		body, from, subject string
 		headline            bool
+		sender              NoticeSender
 	}{
-		{"今晚 22:00 系统维护，请提前保存工作。", domain, "系统维护", true}, // mod_announce sends headlines
-		{"您有 3 条报销单待审批：" + link, domain, "审批提醒", false},
-		{"全员通知：明天放假", "broadcast." + domain, "", false},
-		{"周会改到下午三点", oaJID, "会议变更", false},
-		{"服务器重启了", bob.Account().String(), "提醒", true},
+		{"今晚 22:00 系统维护，请提前保存工作。", domain, "系统维护", true, NoticeFromServer}, // mod_announce sends headlines
+		{"您有 3 条报销单待审批：" + link, domain, "审批提醒", false, NoticeFromServer},
+		{"全员通知：明天放假", "broadcast." + domain, "", false, NoticeFromServer},
+		{"周会改到下午三点", oaJID, "会议变更", false, NoticeFromNotifier},
 	} {
 		n := byBody(tc.body)
-		if n.From.Bare().String() != tc.from || n.Subject != tc.subject || n.Headline != tc.headline || n.Delayed || n.Read || n.Seq == 0 {
+		if n.From.Bare().String() != tc.from || n.Subject != tc.subject || n.Headline != tc.headline || n.Delayed || n.Read ||
+			n.Seq == 0 || n.Sender != tc.sender {
 			t.Errorf("notice %q: %+v", tc.body, n)
 		}
 	}
-	// The colleague's normal messages are chats, in the chat history.
-	waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == "no type at all" })
-	waitConversation(t, "alice", db, bob.Account().String(), []string{"<有空吗？", "<no type at all"})
+	// The colleague's normal messages and his headline are chats, in the
+	// chat history.
+	waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == "提醒\n服务器重启了" })
+	waitConversation(t, "alice", db, bob.Account().String(), []string{"<有空吗？", "<no type at all", "<提醒\n服务器重启了"})
 
 	// The notifier's repeat (same id and body) is stored and reported once.
 	mark := ae.mark()
@@ -243,18 +266,18 @@ func TestNoticesFromServer(t *testing.T) {
 	}
 	waitFrom(t, ae, mark, 5*time.Second, func(e MessageReceived) bool { return e.Body == "marker" })
 	alice.store.barrier()
-	if n := countNotices(ae); n != 5 {
-		t.Fatalf("%d NoticeReceived events, want 5", n)
+	if n := countNotices(ae); n != 4 {
+		t.Fatalf("%d NoticeReceived events, want 4", n)
 	}
 	stored, err := alice.Notices(0, false)
-	if err != nil || len(stored) != 5 {
+	if err != nil || len(stored) != 4 {
 		t.Fatalf("stored notices: %d, %v", len(stored), err)
 	}
-	if unread, _ := alice.UnreadNotices(); unread != 5 {
-		t.Fatalf("unread %d, want 5", unread)
+	if unread, _ := alice.UnreadNotices(); unread != 4 {
+		t.Fatalf("unread %d, want 4", unread)
 	}
 	for _, n := range stored {
-		if n.Read || n.Seq == 0 || n.Time.IsZero() {
+		if n.Read || n.Seq == 0 || n.Time.IsZero() || n.Sender == NoticeUnverified {
 			t.Fatalf("stored notice %+v", n)
 		}
 	}
@@ -266,8 +289,8 @@ func TestNoticesFromServer(t *testing.T) {
 	if err := alice.MarkNoticeRead(stored[0].Seq); err != nil {
 		t.Fatal(err)
 	}
-	if unread, _ := alice.Notices(0, true); len(unread) != 4 {
-		t.Fatalf("%d unread after reading one, want 4", len(unread))
+	if unread, _ := alice.Notices(0, true); len(unread) != 3 {
+		t.Fatalf("%d unread after reading one, want 3", len(unread))
 	}
 	newest := int64(0)
 	for _, n := range stored {
@@ -288,6 +311,13 @@ func TestNoticesFromServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == "我是机器人" })
+	// Its notice in the inbox is no longer vouched for.
+	stored, _ = alice.Notices(0, false)
+	for _, n := range stored {
+		if want := map[bool]NoticeSender{true: NoticeUnverified, false: NoticeFromServer}[n.From.Bare().String() == oaJID]; n.Sender != want {
+			t.Errorf("after the notifier accounts changed, notice from %s: %v, want %v", n.From, n.Sender, want)
+		}
+	}
 }
 
 // TestDelayedNotices, against Prosody: notices sent while the user is
@@ -377,5 +407,92 @@ func TestDelayedNotices(t *testing.T) {
 	}
 	if all, _ := db.Notices(100); len(all) != fromServer+fromOA+1 {
 		t.Fatalf("%d notices stored, want %d", len(all), fromServer+fromOA+1)
+	}
+}
+
+// TestHeadlineFromAccountIsChat, against Prosody: an ordinary account
+// (mallory, a colleague's account or a stranger's) sends raw headlines
+// dressed as the OA system's: "Approve payment" with a link, and one with
+// a subject alone. Neither is a notice: each is a chat message from
+// mallory, in mallory's conversation, the subject its first line; the
+// inbox stays empty. Headlines from the server (mod_announce and the
+// notify component), from broadcast.DOMAIN and from the notifier account
+// are notices, each marked with why its sender may send them. A notice an
+// older version kept from mallory is shown as unverified.
+func TestHeadlineFromAccountIsChat(t *testing.T) {
+	srv := noticeServer(t)
+	domain := srv.Domain
+	oaJID := "oa-notify@" + domain
+	db := openStore(t)
+	admin, _ := online(t, srv, "admin")
+	oa, _ := online(t, srv, "oa-notify")
+	mallory, _ := online(t, srv, "mallory")
+	alice, ae := online(t, srv, "alice", WithStore(db), WithNoticeSenders(oaJID))
+	ctx := ctxT(t)
+	to := alice.Account().String()
+
+	for _, raw := range []string{
+		`<message to='` + to + `' type='headline' id='evil1'><subject>Approve payment</subject>` +
+			`<body>Transfer 50,000 CNY now: https://pay.evil.example/approve</body></message>`,
+		`<message to='` + to + `' type='headline' id='evil2'><subject>审批提醒：请立即付款</subject></message>`,
+	} {
+		if err := mallory.sendRaw(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"Approve payment\nTransfer 50,000 CNY now: https://pay.evil.example/approve", "审批提醒：请立即付款"} {
+		got := waitFor(t, ae, 5*time.Second, func(e MessageReceived) bool { return e.Body == want })
+		if !got.From.Bare().Equal(mallory.Account()) || !got.Peer().Equal(mallory.Account()) || got.Outgoing || got.Seq == 0 {
+			t.Fatalf("mallory's headline as a chat: %+v", got.Message)
+		}
+	}
+	waitConversation(t, "alice", db, mallory.Account().String(), []string{
+		"<Approve payment\nTransfer 50,000 CNY now: https://pay.evil.example/approve", "<审批提醒：请立即付款"})
+
+	// The company's headlines are notices.
+	sendNotice(t, admin, "alice@notify."+domain, "headline", "s1", "审批提醒", "from the server")
+	sendNotice(t, admin, "alice@broadcast."+domain, "headline", "b1", "", "from broadcast")
+	if _, err := admin.Send(ctx, OutgoingMessage{To: jid.MustParse(domain + "/announce/online"), Type: stanza.NormalMessage,
+		Subject: "系统维护", Body: "announced"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := oa.sendRaw(ctx, `<message to='`+to+`' type='headline' id='oa1'><subject>Approve payment</subject><body>from the notifier</body></message>`); err != nil {
+		t.Fatal(err)
+	}
+	for body, want := range map[string]struct {
+		from   string
+		sender NoticeSender
+	}{
+		"from the server": {domain, NoticeFromServer}, "from broadcast": {"broadcast." + domain, NoticeFromServer},
+		"announced": {domain, NoticeFromServer}, "from the notifier": {oaJID, NoticeFromNotifier},
+	} {
+		n := waitFor(t, ae, 5*time.Second, func(e NoticeReceived) bool { return e.Body == body })
+		if n.From.Bare().String() != want.from || n.Sender != want.sender || !n.Headline {
+			t.Errorf("notice %q: %+v", body, n.Notice)
+		}
+	}
+	alice.store.barrier()
+	if n := countNotices(ae); n != 4 {
+		t.Fatalf("%d notices, want the company's 4: mallory's headline became one", n)
+	}
+	stored, err := alice.Notices(0, false)
+	if err != nil || len(stored) != 4 {
+		t.Fatalf("inbox: %d notices, %v", len(stored), err)
+	}
+	for _, n := range stored {
+		if n.From.Bare().Equal(mallory.Account()) {
+			t.Fatalf("mallory's headline in the inbox: %+v", n)
+		}
+	}
+
+	// A notice an older version took from mallory is shown as unverified.
+	if _, _, err := db.AddNotice(store.Notice{From: mallory.Account().String() + "/x", ID: "old", Subject: "Approve payment", Body: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ = alice.Notices(0, false)
+	for _, n := range stored {
+		if n.ID == "old" && n.Sender != NoticeUnverified {
+			t.Fatalf("an old notice from mallory: %+v", n)
+		}
 	}
 }

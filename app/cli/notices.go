@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"magpie/xmpp"
 	"magpie/xmpp/store"
 )
@@ -14,7 +16,7 @@ import (
 // noticeFields is a notice as `listen --json` prints it.
 func noticeFields(n xmpp.Notice) map[string]any {
 	f := map[string]any{
-		"type": "notice", "from": n.From.String(), "subject": n.Subject, "body": n.Body,
+		"type": "notice", "from": n.From.String(), "sender": n.Sender.String(), "subject": n.Subject, "body": n.Body,
 		"time": n.Time.UTC().Format(time.RFC3339Nano), "delayed": n.Delayed,
 	}
 	if n.ID != "" {
@@ -29,10 +31,11 @@ func noticeFields(n xmpp.Notice) map[string]any {
 	return f
 }
 
-// storedNoticeFields is a stored notice as `notices --json` prints it.
-func storedNoticeFields(n store.Notice) map[string]any {
+// storedNoticeFields is a stored notice as `notices --json` prints it;
+// sender is why its sender may send notices (see noticeSender).
+func storedNoticeFields(n store.Notice, sender xmpp.NoticeSender) map[string]any {
 	f := map[string]any{
-		"type": "notice", "seq": n.Seq, "from": n.From, "subject": n.Subject, "body": n.Body,
+		"type": "notice", "seq": n.Seq, "from": n.From, "sender": sender.String(), "subject": n.Subject, "body": n.Body,
 		"time": n.Time.UTC().Format(time.RFC3339Nano), "read": n.Read,
 	}
 	if n.ID != "" {
@@ -80,11 +83,22 @@ func runNotices(env *Env, args []string) int {
 	if err != nil {
 		return fail(env, cfg.JID, err)
 	}
+	// Why each sender may send notices, by the notifier accounts
+	// provisioned now: a notice an older version took from anyone is
+	// "unverified".
+	account := jid.MustParse(cfg.JID)
+	sender := func(n store.Notice) xmpp.NoticeSender {
+		from, err := jid.Parse(n.From)
+		if err != nil {
+			return xmpp.NoticeUnverified
+		}
+		return xmpp.ClassifyNoticeSender(account, env.provision.NoticeSenders, from)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetEscapeHTML(false)
 		for _, n := range notices {
-			_ = enc.Encode(storedNoticeFields(n))
+			_ = enc.Encode(storedNoticeFields(n, sender(n)))
 		}
 		return ExitOK
 	}
@@ -96,13 +110,15 @@ func runNotices(env *Env, args []string) int {
 		}
 		return ExitOK
 	}
-	// "*" marks the unread ones; the body follows, indented.
+	// "*" marks the unread ones; the sender's kind in brackets ([server],
+	// [notifier], [UNVERIFIED]) before its address; the body follows,
+	// indented.
 	for _, n := range notices {
 		mark := " "
 		if !n.Read {
 			mark = "*"
 		}
-		head := fmt.Sprintf("%s %s  %s", mark, n.Time.Local().Format("2006-01-02 15:04:05"), n.From)
+		head := fmt.Sprintf("%s %s  %s %s", mark, n.Time.Local().Format("2006-01-02 15:04:05"), senderTag(sender(n)), n.From)
 		if n.Subject != "" {
 			head += "  " + n.Subject
 		}
@@ -112,4 +128,13 @@ func runNotices(env *Env, args []string) int {
 		}
 	}
 	return ExitOK
+}
+
+// senderTag is the command line's mark of why a notice's sender may send
+// notices.
+func senderTag(s xmpp.NoticeSender) string {
+	if s == xmpp.NoticeUnverified {
+		return "[UNVERIFIED]"
+	}
+	return "[" + s.String() + "]"
 }

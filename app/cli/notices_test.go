@@ -3,6 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,12 +15,19 @@ import (
 
 	"magpie/xmpp"
 	"magpie/xmpp/prosodytest"
+	"magpie/xmpp/provision"
 	"magpie/xmpp/store"
 )
 
 // TestNotices prints the stored inbox without any network: newest first,
-// unread ones marked, as text and JSON, only the unread, and limited.
+// unread ones marked, each sender's address with why it may send notices
+// (the server, the notifier account provisioning names, or unverified: a
+// notice an older version took from an ordinary account), as text and
+// JSON, only the unread, and limited.
 func TestNotices(t *testing.T) {
+	config := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", config)
+	writeNoticeSenders(t, config, "oa-notify@oa.test")
 	h := newHarness(t)
 	const me = "zhangsan@oa.test"
 	r := h.run("", "notices", "--jid", me)
@@ -47,9 +57,9 @@ func TestNotices(t *testing.T) {
 	r = h.run("", "notices", "--jid", me)
 	r.expect(t, ExitOK, "")
 	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
-	if len(lines) != 7 || !strings.HasPrefix(lines[0], "* ") || !strings.HasSuffix(lines[0], "broadcast.oa.test") ||
-		lines[1] != "    全员通知：明天放假" || !strings.HasPrefix(lines[2], "  ") || !strings.HasSuffix(lines[2], "oa-notify@oa.test  会议变更") ||
-		!strings.HasSuffix(lines[4], "oa.test  审批提醒") || lines[6] != "    https://oa.test/approve/42" {
+	if len(lines) != 7 || !strings.HasPrefix(lines[0], "* ") || !strings.HasSuffix(lines[0], " [server] broadcast.oa.test") ||
+		lines[1] != "    全员通知：明天放假" || !strings.HasPrefix(lines[2], "  ") || !strings.HasSuffix(lines[2], " [notifier] oa-notify@oa.test  会议变更") ||
+		!strings.HasSuffix(lines[4], " [server] oa.test  审批提醒") || lines[6] != "    https://oa.test/approve/42" {
 		t.Fatalf("notices:\n%s", r.stdout)
 	}
 
@@ -63,7 +73,7 @@ func TestNotices(t *testing.T) {
 		}
 		got = append(got, m)
 	}
-	if len(got) != 2 || got[0]["from"] != "broadcast.oa.test" || got[1]["subject"] != "审批提醒" || got[1]["read"] != false ||
+	if len(got) != 2 || got[0]["from"] != "broadcast.oa.test" || got[0]["sender"] != "server" || got[1]["subject"] != "审批提醒" || got[1]["read"] != false ||
 		got[1]["id"] != "n1" || got[1]["type"] != "notice" || got[1]["time"] != "2026-11-24T09:00:00Z" ||
 		got[1]["body"] != "您有 3 条报销单待审批\nhttps://oa.test/approve/42" {
 		t.Fatalf("notices --json --unread: %v", got)
@@ -76,6 +86,41 @@ func TestNotices(t *testing.T) {
 	}
 	h.run("", "notices", "--jid", me, "extra").expect(t, ExitUsage, "no arguments")
 	h.run("", "notices", "--jid", me, "--limit", "-1").expect(t, ExitUsage, "--limit")
+
+	// An ordinary account's headline that an older version kept as a
+	// notice is shown as unverified, in text and JSON.
+	db, _ = h.openStore(me)
+	if _, _, err := db.AddNotice(store.Notice{From: "mallory@oa.test/x", ID: "evil", Subject: "Approve payment",
+		Body: "https://pay.evil.example", Time: at.Add(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	r = h.run("", "notices", "--jid", me, "--limit", "1")
+	r.expect(t, ExitOK, "")
+	if first, _, _ := strings.Cut(r.stdout, "\n"); !strings.HasSuffix(first, " [UNVERIFIED] mallory@oa.test/x  Approve payment") {
+		t.Fatalf("mallory's old notice: %q", r.stdout)
+	}
+	r = h.run("", "notices", "--jid", me, "--limit", "1", "--json")
+	if !strings.Contains(r.stdout, `"sender":"unverified"`) || !strings.Contains(r.stdout, `"from":"mallory@oa.test/x"`) {
+		t.Fatalf("mallory's old notice as JSON: %q", r.stdout)
+	}
+}
+
+// writeNoticeSenders provisions notifier accounts in the user's
+// provisioning file under config.
+func writeNoticeSenders(t *testing.T, config string, senders ...string) {
+	t.Helper()
+	path := filepath.Join(config, "magpie", provision.FileName)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	quoted := make([]string, len(senders))
+	for i, s := range senders {
+		quoted[i] = strconv.Quote(s)
+	}
+	if err := os.WriteFile(path, []byte("[notices]\nsenders = ["+strings.Join(quoted, ", ")+"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestListenReportsNotices, against Prosody: `listen --json` reports notices
@@ -131,7 +176,7 @@ func TestListenReportsNotices(t *testing.T) {
 	}
 	live := listen.next("announcement", isNotice)
 	if live["from"] != srv.Domain || live["subject"] != "系统维护" || live["body"] != "今晚 22:00 系统维护" ||
-		live["delayed"] != false || live["headline"] != true {
+		live["delayed"] != false || live["headline"] != true || live["sender"] != "server" {
 		t.Fatalf("the announcement: %v", live)
 	}
 	listen.exited()

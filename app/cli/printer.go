@@ -137,7 +137,11 @@ func (p *printer) event(e xmpp.Event) {
 		if e.Delayed {
 			when = e.Time.Local().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(p.w, "%s [notice from %s] %s%s\n", when, e.From, subjectPrefix(e.Subject), e.Body)
+		kind := e.Sender.String()
+		if e.Sender == xmpp.NoticeUnverified {
+			kind = "UNVERIFIED"
+		}
+		fmt.Fprintf(p.w, "%s [%s notice from %s] %s%s\n", when, kind, e.From, subjectPrefix(e.Subject), e.Body)
 	case xmpp.MessageFailed:
 		fmt.Fprintf(p.w, "%s !! message %s to %s not delivered: %v\n", now, e.ID, e.To, e.Err)
 	case xmpp.PresenceChanged:
