@@ -116,7 +116,7 @@ func photoThumbs(photo []byte) (large, thumb image.Image, ok bool) {
 	if len(photo) == 0 {
 		return nil, nil, true
 	}
-	img, err := decodePhoto(photo)
+	img, err := decodePhoto(photo, maxPhotoDecode)
 	if err != nil {
 		return nil, nil, false
 	}
