@@ -108,8 +108,13 @@ type avatarCache struct {
 	// displays are what show avatars: the contacts list, and single views
 	// (chat headers, cards). A photo is fetched only while one shows it.
 	displays map[avatarDisplay]struct{}
-	closed   bool
-	done     chan struct{} // closed by close
+	// held are JIDs whose photo and profile are not asked for until the
+	// user acts (hold): a link named someone who is not a contact, and
+	// asking their server would tell whoever made the link that this
+	// account opened it.
+	held   map[string]bool
+	closed bool
+	done   chan struct{} // closed by close
 }
 
 // avatarDisplay is something that shows avatars. The contacts list is one
@@ -135,9 +140,30 @@ func newAvatarCache(src avatarSource, run backgroundRunner) *avatarCache {
 		busy:     map[string]bool{},
 		queued:   map[string]bool{},
 		displays: map[avatarDisplay]struct{}{},
+		held:     map[string]bool{},
 		done:     make(chan struct{}),
 	}
 }
+
+// hold keeps key's photo from being fetched until release.
+func (c *avatarCache) hold(key string) {
+	if c != nil {
+		c.held[key] = true
+	}
+}
+
+// release lets key's photo be fetched again, and fetches it where it is
+// shown.
+func (c *avatarCache) release(key string) {
+	if c == nil || !c.held[key] {
+		return
+	}
+	delete(c.held, key)
+	c.notify(key)
+}
+
+// isHeld reports whether key is held.
+func (c *avatarCache) isHeld(key string) bool { return c != nil && c.held[key] }
 
 // deliverTo has fetches run in the background and send what they found
 // on applies, for the event pump to apply on Fyne's goroutine together
@@ -256,7 +282,7 @@ func (c *avatarCache) close() {
 // need queues a fetch for key, which a display shows, if its photo is
 // missing or out of date.
 func (c *avatarCache) need(key string) {
-	if c == nil || c.src == nil || c.closed || key == "" || c.busy[key] || c.queued[key] || !c.missing(key) {
+	if c == nil || c.src == nil || c.closed || key == "" || c.held[key] || c.busy[key] || c.queued[key] || !c.missing(key) {
 		return
 	}
 	if len(c.queue) >= maxAvatarQueue {
