@@ -97,6 +97,9 @@ type Client struct {
 	// roomOps tracks subject changes, invitations and declines; see
 	// muc_owner.go and muc_invite.go.
 	roomOps roomOps
+	// subRequests are the subscription requests reported lately, by
+	// bare JID (see flood.go).
+	subRequests recentKeys
 }
 
 // Option configures a Client.
@@ -250,7 +253,10 @@ func New(account string, opts ...Option) (*Client, error) {
 		roomSettings: map[string]store.RoomSettings{},
 
 		noticeSenders: senders,
+		subRequests:   recentKeys{window: requestWindow, max: maxRecentKeys},
 	}
+	c.roomOps.invitations = recentKeys{window: invitationDedupWindow, max: maxRecentKeys}
+	c.roomOps.inviters = recentKeys{window: invitationDedupWindow, max: maxRecentKeys}
 	c.handler = newStanzaHandler(c)
 	c.store = newStoreWriter(c, o.store)
 	c.sm.onAcked = c.onAcked
