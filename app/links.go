@@ -276,8 +276,9 @@ func (w *chatWindows) prefill(t *chatTab, text string) {
 	e.Refresh()
 }
 
-// maxLinkTextShown bounds the link text the dialog shows, in characters.
-const maxLinkTextShown = 2000
+// maxLinkTextShown bounds the link text the dialog shows, in characters:
+// about ten lines.
+const maxLinkTextShown = 500
 
 // showLinkText tells, over the chat window, that a link's text was not
 // put into a draft, and shows it (selectable).
@@ -287,7 +288,7 @@ func (w *chatWindows) showLinkText(text string) {
 	}
 	shown := &widget.Label{Text: text, Wrapping: fyne.TextWrapWord, Selectable: true}
 	intro := &widget.Label{Text: lang.L("You have unsent text in this chat, so the text of the link was not put in. The link's text:"), Wrapping: fyne.TextWrapWord}
-	d := dialog.NewCustom(lang.L("Your draft was kept"), lang.L("Close"), container.NewVBox(intro, container.NewVScroll(shown)), w.win)
+	d := dialog.NewCustom(lang.L("Your draft was kept"), lang.L("Close"), container.NewVBox(intro, shown), w.win)
 	d.Resize(fyne.NewSize(min(w.win.Canvas().Size().Width-20, 420), 0))
 	d.Show()
 }
