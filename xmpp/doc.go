@@ -105,4 +105,14 @@
 // never send on the session from inside Serve (that deadlocks); IQ answers go
 // through the encoder a handler is given. Work that waits for an IQ reply
 // runs outside Serve.
+//
+// # Strangers
+//
+// Anyone can address the client, so what others can make it keep or report
+// is bounded (flood.go): presence is kept only for contacts, the account's
+// own resources and joined rooms' occupants; a subscription request is
+// reported once per sender in ten minutes; an invitation once per room in
+// ten minutes, and at most five from one inviter; a photo above 1 MiB is
+// not taken. The software version answer (XEP-0092) names no operating
+// system.
 package xmpp
