@@ -53,9 +53,18 @@ const (
 	maxAvatarQueue = 256
 	// avatarFetchTimeout bounds one fetch.
 	avatarFetchTimeout = 30 * time.Second
-	// maxPhotoPixels refuses to decode a photo larger than this (a PNG of a
-	// few KiB can claim to be 50,000 x 50,000 pixels).
-	maxPhotoPixels = 40_000_000
+	// maxPhotoDecode bounds the memory decoding someone else's photo may
+	// take (see decodeCost): 32 MiB, which holds a 2,048 x 2,048 photo
+	// with 16 bits per channel, a 2,896 x 2,896 RGBA PNG, or a progressive
+	// JPEG of 1,460 x 1,460, far above the 96 to 512 pixels avatars are
+	// published at. A PNG of a few hundred KiB can claim 6,000 x 6,000
+	// pixels of 8 bytes each (288 MB). Up to maxAvatarFetches photos are
+	// decoded at a time.
+	maxPhotoDecode = 32 << 20
+	// maxOwnPhotoDecode is the same bound for a picture the user chooses
+	// as their own photo (from a camera: a 12-megapixel progressive JPEG
+	// takes 180 MB while it is decoded).
+	maxOwnPhotoDecode = 256 << 20
 	// rowAvatarSize is the avatar's size in the contacts list.
 	rowAvatarSize = 32
 )
@@ -99,8 +108,13 @@ type avatarCache struct {
 	// displays are what show avatars: the contacts list, and single views
 	// (chat headers, cards). A photo is fetched only while one shows it.
 	displays map[avatarDisplay]struct{}
-	closed   bool
-	done     chan struct{} // closed by close
+	// held are JIDs whose photo and profile are not asked for until the
+	// user acts (hold): a link named someone who is not a contact, and
+	// asking their server would tell whoever made the link that this
+	// account opened it.
+	held   map[string]bool
+	closed bool
+	done   chan struct{} // closed by close
 }
 
 // avatarDisplay is something that shows avatars. The contacts list is one
@@ -126,9 +140,30 @@ func newAvatarCache(src avatarSource, run backgroundRunner) *avatarCache {
 		busy:     map[string]bool{},
 		queued:   map[string]bool{},
 		displays: map[avatarDisplay]struct{}{},
+		held:     map[string]bool{},
 		done:     make(chan struct{}),
 	}
 }
+
+// hold keeps key's photo from being fetched until release.
+func (c *avatarCache) hold(key string) {
+	if c != nil {
+		c.held[key] = true
+	}
+}
+
+// release lets key's photo be fetched again, and fetches it where it is
+// shown.
+func (c *avatarCache) release(key string) {
+	if c == nil || !c.held[key] {
+		return
+	}
+	delete(c.held, key)
+	c.notify(key)
+}
+
+// isHeld reports whether key is held.
+func (c *avatarCache) isHeld(key string) bool { return c != nil && c.held[key] }
 
 // deliverTo has fetches run in the background and send what they found
 // on applies, for the event pump to apply on Fyne's goroutine together
@@ -247,7 +282,7 @@ func (c *avatarCache) close() {
 // need queues a fetch for key, which a display shows, if its photo is
 // missing or out of date.
 func (c *avatarCache) need(key string) {
-	if c == nil || c.src == nil || c.closed || key == "" || c.busy[key] || c.queued[key] || !c.missing(key) {
+	if c == nil || c.src == nil || c.closed || key == "" || c.held[key] || c.busy[key] || c.queued[key] || !c.missing(key) {
 		return
 	}
 	if len(c.queue) >= maxAvatarQueue {
@@ -507,7 +542,7 @@ func avatarColor(key string) color.NRGBA {
 // middle of a photo that is not square, scaled down, and cut round when
 // round is set. It runs off the UI thread.
 func decodeAvatar(data []byte, px int, round bool) (*image.RGBA, error) {
-	img, err := decodePhoto(data)
+	img, err := decodePhoto(data, maxPhotoDecode)
 	if err != nil {
 		return nil, err
 	}
@@ -518,13 +553,15 @@ func decodeAvatar(data []byte, px int, round bool) (*image.RGBA, error) {
 	return out, nil
 }
 
-// decodePhoto decodes a PNG, JPEG or GIF, refusing ones too large to hold.
-func decodePhoto(data []byte) (image.Image, error) {
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+// decodePhoto decodes a PNG, JPEG or GIF, refusing one whose decoding
+// would take more than budget bytes of memory. The size comes from the
+// image's header (image.DecodeConfig), before anything is decoded.
+func decodePhoto(data []byte, budget int64) (image.Image, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("photo: %w", err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPhotoPixels {
+	if cfg.Width <= 0 || cfg.Height <= 0 || decodeCost(data, cfg, format) > budget {
 		return nil, fmt.Errorf("photo: %d x %d pixels is too large", cfg.Width, cfg.Height)
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
@@ -532,6 +569,82 @@ func decodePhoto(data []byte) (image.Image, error) {
 		return nil, fmt.Errorf("photo: %w", err)
 	}
 	return img, nil
+}
+
+// decodeCost is how many bytes Go's decoders allocate, at most, to decode
+// the image cfg describes: the pixels at their depth (8 bytes for 16 bits
+// per channel RGBA, 1 for grey or a palette), twice that for an
+// interlaced PNG (its seven passes are decoded apart first), and for a
+// progressive JPEG its coefficients (256 bytes per 8 x 8 block of each
+// component: 12 bytes per pixel at worst).
+func decodeCost(data []byte, cfg image.Config, format string) int64 {
+	pixels := int64(cfg.Width) * int64(cfg.Height)
+	var perPixel int64
+	switch cfg.ColorModel {
+	case color.GrayModel, color.AlphaModel:
+		perPixel = 1
+	case color.Gray16Model, color.Alpha16Model:
+		perPixel = 2
+	case color.YCbCrModel:
+		perPixel = 3 // 4:4:4 at worst
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		perPixel = 4
+	default:
+		if _, ok := cfg.ColorModel.(color.Palette); ok {
+			perPixel = 1
+		} else {
+			perPixel = 8 // RGBA64, NRGBA64, and anything unknown
+		}
+	}
+	cost := pixels * perPixel
+	switch {
+	case format == "png" && pngInterlaced(data):
+		cost *= 2
+	case format == "jpeg" && jpegProgressive(data):
+		components := int64(3)
+		switch cfg.ColorModel {
+		case color.GrayModel:
+			components = 1
+		case color.CMYKModel:
+			components = 4
+		}
+		cost += pixels * 4 * components
+	}
+	return cost
+}
+
+// pngInterlaced reads the interlace method of a PNG's header (IHDR, the
+// first chunk).
+func pngInterlaced(data []byte) bool {
+	return len(data) > 28 && data[28] != 0
+}
+
+// jpegProgressive reports whether a JPEG's frame is progressive, reading
+// the markers up to the frame header; anything it cannot follow counts as
+// progressive (the costlier case).
+func jpegProgressive(data []byte) bool {
+	for i := 2; i+4 <= len(data); {
+		if data[i] != 0xff {
+			return true
+		}
+		marker := data[i+1]
+		switch {
+		case marker == 0xff: // fill byte
+			i++
+			continue
+		case marker == 0x01 || marker >= 0xd0 && marker <= 0xd8: // no length
+			i += 2
+			continue
+		case marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce:
+			return true
+		case marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc:
+			return false // a sequential frame
+		case marker == 0xda || marker == 0xd9: // a scan or the end before any frame
+			return true
+		}
+		i += 2 + (int(data[i+2])<<8 | int(data[i+3]))
+	}
+	return true
 }
 
 // squareDown cuts the middle square out of img and scales it down to at
@@ -634,7 +747,7 @@ const maxOwnPhotoPNG = 96 << 10
 // its middle square, at most ownPhotoMax pixels a side, as PNG when it has
 // transparency (and stays small) and JPEG otherwise.
 func prepareOwnPhoto(data []byte) (photo []byte, mimeType string, err error) {
-	img, err := decodePhoto(data)
+	img, err := decodePhoto(data, maxOwnPhotoDecode)
 	if err != nil {
 		return nil, "", err
 	}

@@ -104,7 +104,10 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 		if private {
 			w.privateHeader(t) // there or not, and their profile where known
 		} else {
-			t.view.onProfile = func() { w.c.showProfile(bare, w.win) }
+			t.view.onProfile = func() {
+				w.c.avatars.release(key) // the user asks: see holdStranger
+				w.c.showProfile(bare, w.win)
+			}
 		}
 		if w.c.client != nil {
 			if !private {
@@ -229,6 +232,7 @@ func (w *chatWindows) toChat(m xmpp.Message) chatMessage {
 // hundred of them would flood the desktop.
 func (w *chatWindows) received(m xmpp.Message) {
 	bare := m.Peer()
+	w.c.avatars.release(bare.String()) // they know of the user
 	t := w.open(bare, false)
 	cm := w.toChat(m)
 	if i, dup := t.view.find(cm); dup {
@@ -270,6 +274,7 @@ func (w *chatWindows) unreadTotal() int {
 
 // send shows the message at once as sending, and sends it off the UI thread.
 func (w *chatWindows) send(t *chatTab, body string) {
+	w.c.avatars.release(t.peer.String()) // they know of the user now
 	local := newLocalID()
 	t.view.Append(chatMessage{ID: local, Outgoing: true, Sender: lang.L("Me"), Time: time.Now(), Body: body, State: stateSending})
 	w.transmit(t, local, body)

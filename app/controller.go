@@ -421,9 +421,11 @@ func (c *controller) applyBatch(client *xmpp.Client, batch []any) {
 		return
 	}
 	if c.main != nil {
-		roster := c.main.roster
+		roster, requests := c.main.roster, c.main.requests
 		roster.hold()
 		defer roster.release()
+		requests.hold()
+		defer requests.release()
 	}
 	for _, item := range batch {
 		if c.client != client { // a batch can sign out
@@ -516,7 +518,7 @@ func (c *controller) handle(e xmpp.Event) {
 	case xmpp.MessageFailed:
 		c.chats.failed(e.ID, e.To, e.Err)
 	case xmpp.SubscriptionRequest:
-		c.main.askSubscription(e.From, e.Status)
+		c.main.requests.add(e)
 	case xmpp.ErrorOccurred:
 		if c.chats.roomError(e.Err) || c.roomRequestRefused(e.Err) {
 			break

@@ -12,8 +12,10 @@ import (
 	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/lang"
+	"fyne.io/fyne/v2/widget"
 	"mellium.im/xmpp/jid"
 
 	"magpie/app/instance"
@@ -173,16 +175,37 @@ func (c *controller) applyLink(u xmppuri.URI) {
 		c.joinGroupChat(u)
 	case xmppuri.ActionVCard:
 		c.raise()
+		c.holdStranger(to)
 		c.showProfile(to, c.main.win)
 	default:
 		// message, no action, and those Magpie does not act on (remove,
 		// unsubscribe: not on a link's word) open the chat.
+		if _, open := c.chats.chats[to.String()]; !open {
+			c.holdStranger(to)
+		}
 		t := c.chats.open(to, true)
 		if body := u.Get("body"); body != "" {
 			c.chats.prefill(t, body)
 		}
 		c.debug("xmpp link opened chat", "to", to.String(), "action", u.Action, "draft", t.view.Draft())
 	}
+}
+
+// holdStranger keeps the profile and photo of someone a link names from
+// being asked for, unless they are a contact or the user: a vCard
+// request goes to their server, so a link on a web page could otherwise
+// learn who opened it. The user's next step with them (a tap on Load
+// profile or on the chat's header, a message sent or received) lets them
+// be fetched.
+func (c *controller) holdStranger(who jid.JID) {
+	if c.client == nil || who.Equal(c.client.Account().Bare()) {
+		return
+	}
+	if _, ok := c.client.Contact(who); ok {
+		return
+	}
+	c.avatars.hold(who.String())
+	c.debug("xmpp link: profile not fetched before the user asks", "who", who.String())
 }
 
 // joinGroupChat is where ?join links go: the room's tab when Magpie is in
@@ -234,19 +257,38 @@ func (c *controller) showLinkProblem(title, text string) {
 }
 
 // prefill puts text in the chat's entry as a draft, with the caret at its
-// end, for the user to read, change and send. A draft typed already stays,
-// with the text on a line after it; the same link twice adds nothing.
+// end, for the user to read, change and send, when the entry is empty. A
+// link never changes what the user has typed: with a draft there, the
+// draft stays and a dialog shows the link's text, to copy if wanted.
 func (w *chatWindows) prefill(t *chatTab, text string) {
 	e := t.view.entry
 	switch cur := e.Text; {
-	case cur == text || strings.HasSuffix(cur, "\n"+text):
+	case cur == text:
 	case strings.TrimSpace(cur) == "":
 		e.SetText(text)
 	default:
-		e.SetText(strings.TrimRight(cur, "\n") + "\n" + text)
+		w.showLinkText(text)
+		return
 	}
 	lines := strings.Split(e.Text, "\n")
 	e.CursorRow = len(lines) - 1
 	e.CursorColumn = utf8.RuneCountInString(lines[len(lines)-1])
 	e.Refresh()
+}
+
+// maxLinkTextShown bounds the link text the dialog shows, in characters:
+// about ten lines.
+const maxLinkTextShown = 500
+
+// showLinkText tells, over the chat window, that a link's text was not
+// put into a draft, and shows it (selectable).
+func (w *chatWindows) showLinkText(text string) {
+	if r := []rune(text); len(r) > maxLinkTextShown {
+		text = string(r[:maxLinkTextShown]) + "…"
+	}
+	shown := &widget.Label{Text: text, Wrapping: fyne.TextWrapWord, Selectable: true}
+	intro := &widget.Label{Text: lang.L("You have unsent text in this chat, so the text of the link was not put in. The link's text:"), Wrapping: fyne.TextWrapWord}
+	d := dialog.NewCustom(lang.L("Your draft was kept"), lang.L("Close"), container.NewVBox(intro, shown), w.win)
+	d.Resize(fyne.NewSize(min(w.win.Canvas().Size().Width-20, 420), 0))
+	d.Show()
 }

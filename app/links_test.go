@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+	"mellium.im/xmpp/jid"
 
 	"magpie/xmpp"
 )
@@ -66,15 +68,31 @@ func TestLinkPrefillsDraft(t *testing.T) {
 	if got := v.Draft(); got != "你好，Bob!" {
 		t.Fatalf("after typing: %q", got)
 	}
-	// A second link to the same chat keeps what is there, the same link
-	// again adds nothing.
-	c.openArgs([]string{"xmpp:bob@oa.example?message;body=Second"})
-	c.openArgs([]string{"xmpp:bob@oa.example?message;body=Second"})
-	if got := v.Draft(); got != "你好，Bob!\nSecond" {
-		t.Fatalf("after a second link: %q", got)
+	// A second link to the same chat never changes what the user has
+	// typed: the draft stays as it is, and a dialog over the chat shows
+	// the link's text.
+	c.openArgs([]string{"xmpp:bob@oa.example?message;body=Second%20%E7%AC%AC%E4%BA%8C"})
+	if got := v.Draft(); got != "你好，Bob!" {
+		t.Fatalf("after a second link the draft is %q", got)
 	}
+	text := dialogTexts(c.chats.win)
+	for _, want := range []string{"Your draft was kept", "the text of the link was not put in", "Second 第二", "[Close]"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the dialog over the chat lacks %q:\n%s", want, text)
+		}
+	}
+	test.Tap(findButton(c.chats.win.Canvas().Overlays().Top(), "Close"))
 	if len(c.chats.chats) != 1 {
 		t.Fatalf("%d chats open", len(c.chats.chats))
+	}
+	// Spaces alone are no draft: the link's text goes in.
+	v.entry.SetText("  ")
+	c.openArgs([]string{"xmpp:bob@oa.example?message;body=Third"})
+	if got := v.Draft(); got != "Third" {
+		t.Fatalf("over spaces: %q", got)
+	}
+	if text := dialogTexts(c.chats.win); text != "" {
+		t.Fatalf("a dialog over the chat: %q", text)
 	}
 	// An IRI with a Chinese user name, and a link without a body, open
 	// their chats too; the second with an empty entry.
@@ -215,5 +233,93 @@ func TestLinkOffersServerAddress(t *testing.T) {
 	test.Tap(add)
 	if text := dialogTexts(c.main.win); !strings.Contains(text, "The address oa.example is not a user's address (name@domain).") {
 		t.Fatalf("after Add the window shows %q", text)
+	}
+}
+
+// countingAvatars passes the avatar cache's requests to the real client
+// and counts them, by JID.
+type countingAvatars struct {
+	*xmpp.Client
+	asked map[string]int
+}
+
+func (a *countingAvatars) Avatar(ctx context.Context, who jid.JID, hash string) ([]byte, error) {
+	a.asked[who.Bare().String()]++
+	return a.Client.Avatar(ctx, who, hash)
+}
+
+func (a *countingAvatars) Profile(ctx context.Context, who jid.JID) (xmpp.Profile, error) {
+	a.asked[who.Bare().String()]++
+	return a.Client.Profile(ctx, who)
+}
+
+// TestLinkDoesNotFetchStrangers: a ?vcard or ?message link naming someone
+// who is not a contact asks their server for nothing (which would tell
+// whoever made the link that this account opened it) until the user acts:
+// Load profile on the card, a tap on the chat's header, or a message. A
+// contact's profile loads as before. Real Prosody, real profiles.
+func TestLinkDoesNotFetchStrangers(t *testing.T) {
+	srv := vcardServer(t)
+	alice, mallory, eve, bobClient := connectTo(t, srv, "alice"), connectTo(t, srv, "mallory"), connectTo(t, srv, "eve"), connectTo(t, srv, "bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for cl, name := range map[*xmpp.Client]string{mallory: "Mallory 马", eve: "Eve 夏娃", bobClient: "Bob 鲍勃"} {
+		if err := cl.SetProfile(ctx, xmpp.Profile{FullName: name, Photo: testPNG(t, 64, 64, false), PhotoType: "image/png"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := alice.SetContact(ctx, bobClient.Account(), "Bob", nil); err != nil {
+		t.Fatal(err)
+	}
+	f := newProfileFixture(t, alice)
+	c := f.c
+	spy := &countingAvatars{Client: alice, asked: map[string]int{}}
+	c.avatars = newAvatarCache(spy, f.q.run)
+	c.main.roster.setAvatars(c.avatars)
+	link := func(who *xmpp.Client, query string) string { return "xmpp:" + who.Account().String() + "?" + query }
+
+	// ?vcard of a stranger: the card, with nothing asked.
+	c.openArgs([]string{link(mallory, "vcard")})
+	f.q.flush()
+	text := dialogTexts(c.main.win)
+	if strings.Contains(text, "Mallory 马") || !strings.Contains(text, "[Load profile]") ||
+		!strings.Contains(text, "Magpie asks their server for it only when you want") {
+		t.Fatalf("the card of a stranger from a link:\n%s", text)
+	}
+	if n := spy.asked[mallory.Account().String()]; n != 0 {
+		t.Fatalf("the photo of a stranger was asked for %d times on a link's word", n)
+	}
+	test.Tap(findButton(c.main.win.Canvas().Overlays().Top(), "Load profile"))
+	f.q.flush()
+	if text := dialogTexts(c.main.win); !strings.Contains(text, "Mallory 马") || strings.Contains(text, "[Load profile]") {
+		t.Fatalf("after Load profile:\n%s", text)
+	}
+	test.Tap(findButton(c.main.win.Canvas().Overlays().Top(), "Close"))
+
+	// ?message of a stranger: the chat, its header asking nothing, until
+	// the user taps the header.
+	c.openArgs([]string{link(eve, "message;body=hello")})
+	f.q.flush()
+	tab := c.chats.chats[eve.Account().String()]
+	if tab == nil || tab.view.Draft() != "hello" {
+		t.Fatalf("no chat with eve and the link's text: %+v", tab)
+	}
+	if n := spy.asked[eve.Account().String()]; n != 0 {
+		t.Fatalf("eve's profile was asked for %d times on a link's word", n)
+	}
+	tab.view.onProfile()
+	f.q.flush()
+	if text := dialogTexts(c.chats.win); !strings.Contains(text, "Eve 夏娃") {
+		t.Fatalf("the card opened from the header did not load:\n%s", text)
+	}
+	if n := spy.asked[eve.Account().String()]; n == 0 {
+		t.Fatal("the header's photo was not fetched once the user asked")
+	}
+
+	// A contact's profile loads at once, from a link too.
+	c.openArgs([]string{link(bobClient, "vcard")})
+	f.q.flush()
+	if text := dialogTexts(c.main.win); !strings.Contains(text, "Bob 鲍勃") || strings.Contains(text, "[Load profile]") {
+		t.Fatalf("a contact's card from a link:\n%s", text)
 	}
 }

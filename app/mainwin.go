@@ -51,6 +51,8 @@ type mainWindow struct {
 	editor *profileEditor
 	// settingsForm is the settings dialog's fields, while open.
 	settingsForm *settingsForm
+	// requests are the contact requests waiting for an answer.
+	requests *contactRequests
 	// away turns the status to away while the user is idle (idle.go);
 	// awayFrom is the status to go back to, and quietShow is set while
 	// the selector changes without it being the user's choice.
@@ -81,6 +83,7 @@ func showFor(choice string) xmpp.Show {
 
 func newMainWindow(c *controller) *mainWindow {
 	m := &mainWindow{c: c, win: c.app.NewWindow("Magpie")}
+	m.requests = newContactRequests(m)
 	m.roster = newRosterView(c.openChat)
 	m.roster.onMenu = m.contactMenu
 	m.roster.onOpenRoom = func(room jid.JID) { c.enterRoom(room, m.win) }
@@ -113,7 +116,7 @@ func newMainWindow(c *controller) *mainWindow {
 	top := container.NewVBox(
 		container.NewBorder(nil, nil, container.NewCenter(newTapArea(m.avatar, m.editProfile)), nil,
 			container.NewVBox(me, container.NewBorder(nil, nil, m.show, nil, m.status))),
-		container.NewBorder(nil, nil, nil, container.NewHBox(c.notices.noticesButton(), m.searchButton), m.state), m.problemBox)
+		container.NewBorder(nil, nil, nil, container.NewHBox(c.notices.noticesButton(), m.searchButton), m.state), m.requests.button, m.problemBox)
 	m.win.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift},
 		func(fyne.Shortcut) { m.searchMessages() })
 	m.win.Canvas().AddShortcut(findColleaguesShortcut, func(fyne.Shortcut) { m.findColleagues() })
@@ -204,34 +207,6 @@ func (m *mainWindow) showProblem(text string) {
 func (m *mainWindow) showRetry() {
 	secs := int(time.Until(m.retryAt).Round(time.Second) / time.Second)
 	m.state.SetText(lang.L("Connection lost; reconnecting in {{.Seconds}} s", map[string]any{"Seconds": max(secs, 0)}))
-}
-
-// askSubscription prompts for an incoming subscription request.
-func (m *mainWindow) askSubscription(from jid.JID, status string) {
-	text := lang.L("{{.Who}} wants to add you as a contact and see when you are online.", map[string]any{"Who": from.String()})
-	if status != "" {
-		text += "\n“" + status + "”"
-	}
-	client := m.c.client
-	dialog.ShowConfirm(lang.L("Contact request"), text, func(ok bool) {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			var err error
-			if ok {
-				if err = client.ApproveSubscription(ctx, from); err == nil {
-					if _, in := client.Contact(from); !in {
-						err = client.AddContact(ctx, from, "", nil)
-					}
-				}
-			} else {
-				err = client.DenySubscription(ctx, from)
-			}
-			if err != nil {
-				fyne.Do(func() { dialog.ShowError(err, m.win) })
-			}
-		}()
-	}, m.win)
 }
 
 // addContact asks for a JID, a name and a group, and adds the contact.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"image"
 	"io"
+	"net/mail"
 	"net/url"
 	"os"
 	"strings"
@@ -116,7 +117,7 @@ func photoThumbs(photo []byte) (large, thumb image.Image, ok bool) {
 	if len(photo) == 0 {
 		return nil, nil, true
 	}
-	img, err := decodePhoto(photo)
+	img, err := decodePhoto(photo, maxPhotoDecode)
 	if err != nil {
 		return nil, nil, false
 	}
@@ -143,7 +144,9 @@ type profileCard struct {
 	state    *widget.Label
 	message  *widget.Button
 	add      *widget.Button
-	closed   bool
+	// loadButton asks for a profile a link opened (see holdStranger).
+	loadButton *widget.Button
+	closed     bool
 }
 
 // showProfile opens the profile card of peer over win.
@@ -157,6 +160,8 @@ func (c *controller) showProfile(peer jid.JID, win fyne.Window) *profileCard {
 	p.subtitle = &widget.Label{Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord}
 	p.fields = container.New(layout.NewFormLayout())
 	p.state = &widget.Label{Alignment: fyne.TextAlignCenter, Wrapping: fyne.TextWrapWord}
+	p.loadButton = &widget.Button{Text: lang.L("Load profile"), Icon: theme.DownloadIcon(), OnTapped: p.loadAsked}
+	p.loadButton.Hide()
 	p.message = &widget.Button{Text: lang.L("Message"), Icon: theme.MailComposeIcon(), Importance: widget.HighImportance, OnTapped: func() {
 		p.close()
 		c.openChat(peer)
@@ -179,6 +184,7 @@ func (c *controller) showProfile(peer jid.JID, win fyne.Window) *profileCard {
 		widget.NewSeparator(),
 		p.fields,
 		p.state,
+		container.NewCenter(p.loadButton),
 	)
 	p.dialog = dialog.NewCustomWithoutButtons(lang.L("Profile"), content, win)
 	p.dialog.SetButtons([]fyne.CanvasObject{closeButton, p.add, p.message})
@@ -191,13 +197,27 @@ func (c *controller) showProfile(peer jid.JID, win fyne.Window) *profileCard {
 	} else {
 		p.fill(xmpp.Profile{JID: peer})
 	}
-	p.load()
+	if c.avatars.isHeld(peer.String()) {
+		p.showState(lang.L("This profile was opened by a link, and {{.Who}} is not in your contacts: Magpie asks their server for it only when you want.",
+			map[string]any{"Who": peer.String()}))
+		p.loadButton.Show()
+	} else {
+		p.load()
+	}
 	p.dialog.Resize(fyne.NewSize(400, 0))
 	p.dialog.Show()
 	return p
 }
 
 func (p *profileCard) close() { p.dialog.Hide() }
+
+// loadAsked loads a profile held back from a link, now that the user
+// asks for it.
+func (p *profileCard) loadAsked() {
+	p.loadButton.Hide()
+	p.c.avatars.release(p.peer.String())
+	p.load()
+}
 
 // fill shows profile pr; empty fields are left out, the address never.
 func (p *profileCard) fill(pr xmpp.Profile) {
@@ -231,7 +251,7 @@ func (p *profileCard) fill(pr xmpp.Profile) {
 	row(lang.L("Organisation"), pr.Org, nil)
 	row(lang.L("Phone"), pr.Phone, nil)
 	var mail fyne.CanvasObject
-	if u, err := url.Parse("mailto:" + pr.Email); err == nil && pr.Email != "" {
+	if u := mailtoURL(pr.Email); u != nil {
 		mail = &widget.Button{Icon: theme.MailComposeIcon(), Importance: widget.LowImportance, OnTapped: func() {
 			if err := fyne.CurrentApp().OpenURL(u); err != nil {
 				p.state.SetText(err.Error())
@@ -243,6 +263,25 @@ func (p *profileCard) fill(pr xmpp.Profile) {
 	row(lang.L("Address"), p.peer.String(), nil)
 	p.fields.Objects = rows
 	p.fields.Refresh()
+}
+
+// mailtoURL is the mailto: link for an e-mail address from a vCard, nil
+// when it is not one plain address: the vCard is the contact's (or their
+// server's) to write, and a mailto: with a display name, a second address
+// or ?cc=, &body= in it would have the mail program write more than a
+// mail to them. The address must parse (net/mail) and be the whole text,
+// without the characters that would start a mailto: query or an escape.
+func mailtoURL(email string) *url.URL {
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != email || strings.ContainsAny(email, "?&%#\"\\ ,;:<>[]()") {
+		return nil
+	}
+	for _, r := range email {
+		if r < 0x20 || r == 0x7f {
+			return nil
+		}
+	}
+	return &url.URL{Scheme: "mailto", Opaque: email}
 }
 
 // load asks the core for the profile (the store's copy when it is fresh)

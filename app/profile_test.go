@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"image"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,47 @@ func TestEditorRefusesGarbage(t *testing.T) {
 	f.q.flush()
 	if !strings.Contains(e.state.Text, "This picture cannot be used") || e.photoChanged {
 		t.Fatalf("garbage photo: %q", e.state.Text)
+	}
+}
+
+// TestMailtoLink: a vCard's e-mail becomes a mailto: link only when it is
+// one plain address; anything that would make the mail program do more
+// (more recipients, a subject or body, headers) is shown as text only.
+func TestMailtoLink(t *testing.T) {
+	for i, tc := range []struct {
+		email, want string // want "": no link
+	}{
+		{"zhangsan@oa.example.com", "mailto:zhangsan@oa.example.com"},
+		{"li.si+approvals@oa.example.com", "mailto:li.si+approvals@oa.example.com"},
+		{"o'brien@example.ie", "mailto:o'brien@example.ie"},
+		{"张三@公司.中国", "mailto:张三@公司.中国"},
+		{"", ""},
+		{"zhangsan", ""},
+		{"zhangsan@", ""},
+		{"@oa.example.com", ""},
+		{"boss@oa.example.com?cc=all@oa.example.com", ""},
+		{"boss@oa.example.com?subject=Approve&body=Yes", ""},
+		{"a?body=Pay%20now@oa.example.com", ""},
+		{"a&b=c@oa.example.com", ""},
+		{"one@oa.example.com,two@oa.example.com", ""},
+		{"one@oa.example.com; two@oa.example.com", ""},
+		{"Zhang San <zhangsan@oa.example.com>", ""},
+		{"<zhangsan@oa.example.com>", ""},
+		{"\"a b\"@oa.example.com", ""},
+		{"zhangsan@oa.example.com\r\nBcc: x@evil.example", ""},
+		{"zhangsan@oa.example.com#x", ""},
+		{"javascript:alert(1)//@oa.example.com", ""},
+		{"user@[127.0.0.1]", ""},
+		{"zhangsan@oa.example.com (work)", ""},
+	} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			got := ""
+			if u := mailtoURL(tc.email); u != nil {
+				got = u.String()
+			}
+			if got != tc.want {
+				t.Fatalf("mailtoURL(%q) = %q, want %q", tc.email, got, tc.want)
+			}
+		})
 	}
 }

@@ -29,13 +29,24 @@ import (
 // inviteTimeout bounds sending one invitation or decline.
 const inviteTimeout = 20 * time.Second
 
+// invitationNotifyGap is the least time between two desktop notifications
+// of invitations: many at once are one notification and a count in the
+// prompt.
+const invitationNotifyGap = time.Minute
+
 // roomActions is the signed-in account's group chat prompts: the
 // invitations waiting to be answered, and the lines under the room tabs'
 // headers. It belongs to one contacts window: a new sign-in starts afresh.
 type roomActions struct {
 	main    *mainWindow
 	pending []xmpp.InvitationReceived
-	prompt  *invitePrompt
+	// dropped counts the invitations dropped for the cap
+	// (maxPendingPrompts), the oldest first.
+	dropped int
+	// notified is when an invitation was last announced by a desktop
+	// notification.
+	notified time.Time
+	prompt   *invitePrompt
 	// notes are the lines under the room tabs' headers, by room.
 	notes map[string]*roomNote
 	// pickers are the open invitation pickers, by room.
@@ -68,7 +79,10 @@ func (c *controller) inviterName(from, room jid.JID) string {
 
 // invitationReceived queues an invitation and prompts for it when no other
 // prompt is up; a second one from the same person to the same room
-// replaces the waiting one.
+// replaces the waiting one. At most maxPendingPrompts wait, the oldest
+// dropped first (the prompt says how many were). A desktop notification
+// announces one at most every invitationNotifyGap: the prompt counts the
+// others.
 func (c *controller) invitationReceived(inv xmpp.InvitationReceived) {
 	if c.main == nil {
 		return
@@ -85,8 +99,14 @@ func (c *controller) invitationReceived(inv xmpp.InvitationReceived) {
 	}
 	if !replaced {
 		acts.pending = append(acts.pending, inv)
+		for len(acts.pending) > maxPendingPrompts {
+			acts.pending[0] = xmpp.InvitationReceived{}
+			acts.pending = acts.pending[1:]
+			acts.dropped++
+		}
 	}
-	if c.notificationsWanted() && !c.foreground {
+	if c.notificationsWanted() && !c.foreground && time.Since(acts.notified) >= invitationNotifyGap {
+		acts.notified = time.Now()
 		c.sendNotification(fyne.NewNotification(lang.L("Invitation to a group chat"), notificationText(withoutCheckMarks(c.invitationText(inv, "")))))
 	}
 	if acts.prompt == nil {
@@ -204,18 +224,28 @@ func (p *invitePrompt) learnRoomName() {
 	})
 }
 
-// showWaiting says how many more invitations wait behind this one.
+// showWaiting says how many more invitations wait behind this one, and
+// how many older ones were dropped for the cap.
 func (p *invitePrompt) showWaiting(n int) {
+	var lines []string
 	switch {
-	case n == 0:
+	case n == 1:
+		lines = append(lines, lang.L("1 more invitation waiting"))
+	case n > 1:
+		lines = append(lines, lang.L("{{.Count}} more invitations waiting", map[string]any{"Count": n}))
+	}
+	switch dropped := p.c.roomActs().dropped; {
+	case dropped == 1:
+		lines = append(lines, lang.L("1 older invitation was not kept."))
+	case dropped > 1:
+		lines = append(lines, lang.L("{{.Count}} older invitations were not kept.", map[string]any{"Count": dropped}))
+	}
+	if lines == nil {
 		p.waiting.Hide()
 		p.dlg.Refresh() // a dialog keeps its size unless told to fit its content again
 		return
-	case n == 1:
-		p.waiting.SetText(lang.L("1 more invitation waiting"))
-	default:
-		p.waiting.SetText(lang.L("{{.Count}} more invitations waiting", map[string]any{"Count": n}))
 	}
+	p.waiting.SetText(strings.Join(lines, "\n"))
 	p.waiting.Show()
 	p.dlg.Refresh()
 }

@@ -291,11 +291,25 @@ func (c *Client) onPubsubEvent(w wireMessage) {
 // errAvatarHash is returned for image data that does not match its hash.
 var errAvatarHash = errors.New("the image does not match its hash")
 
-// decodeAvatarData decodes a base64 image (folded or not) and checks that
-// its SHA-1 is hash, so that no one can pass off an image under another's
-// name (the store keeps images by hash, shared by all contacts).
-func decodeAvatarData(b64, hash string) ([]byte, error) {
+// maxPhotoBytes caps a photo taken from a vCard (XEP-0153) or a PEP data
+// node (XEP-0084): 1 MiB. Avatars are published at a few KB to a few
+// hundred (Prosody takes no stanza above 256 KiB from a client, Openfire
+// none above 1 MiB); a larger one is not decoded, kept or shown.
+const maxPhotoBytes = 1 << 20
+
+// errPhotoTooLarge is returned for a photo above maxPhotoBytes.
+var errPhotoTooLarge = fmt.Errorf("the image is larger than %d KiB", maxPhotoBytes>>10)
+
+// decodePhotoData decodes a base64 image, folded into lines or not, padded
+// or not, refusing one above maxPhotoBytes before decoding it.
+func decodePhotoData(b64 string) ([]byte, error) {
+	if len(b64) > 2*base64.StdEncoding.EncodedLen(maxPhotoBytes) {
+		return nil, errPhotoTooLarge // more than folding adds
+	}
 	text := strings.Join(strings.Fields(b64), "")
+	if base64.StdEncoding.DecodedLen(len(text)) > maxPhotoBytes+2 {
+		return nil, errPhotoTooLarge
+	}
 	photo, err := base64.StdEncoding.DecodeString(text)
 	if err != nil {
 		// Some publishers leave the padding out.
@@ -304,8 +318,22 @@ func decodeAvatarData(b64, hash string) ([]byte, error) {
 			return nil, fmt.Errorf("image data: %w", err)
 		}
 	}
+	if len(photo) > maxPhotoBytes {
+		return nil, errPhotoTooLarge
+	}
 	if len(photo) == 0 {
 		return nil, errors.New("empty image data")
+	}
+	return photo, nil
+}
+
+// decodeAvatarData decodes a base64 image (see decodePhotoData) and checks
+// that its SHA-1 is hash, so that no one can pass off an image under
+// another's name (the store keeps images by hash, shared by all contacts).
+func decodeAvatarData(b64, hash string) ([]byte, error) {
+	photo, err := decodePhotoData(b64)
+	if err != nil {
+		return nil, err
 	}
 	if photoHash(photo) != normHash(hash) {
 		return nil, errAvatarHash

@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +67,60 @@ func TestDecodeAvatarData(t *testing.T) {
 			}
 			if i == 4 && !errors.Is(err, errAvatarHash) {
 				t.Fatalf("forged hash: %v, want errAvatarHash", err)
+			}
+		})
+	}
+}
+
+// TestPhotoByteCap: a photo above maxPhotoBytes, from a vCard or a PEP
+// data node, is refused before it is decoded; one at the cap, folded into
+// lines as vCards fold it, is taken.
+func TestPhotoByteCap(t *testing.T) {
+	fold := func(s string) string {
+		var b strings.Builder
+		for len(s) > 76 {
+			b.WriteString(s[:76] + "\r\n ")
+			s = s[76:]
+		}
+		return b.String() + s
+	}
+	atCap := bytes.Repeat([]byte{0xa5}, maxPhotoBytes)
+	over := bytes.Repeat([]byte{0xa5}, maxPhotoBytes+1)
+	huge := bytes.Repeat([]byte{0xa5}, 20<<20)
+	for i, tc := range []struct {
+		photo  []byte
+		folded bool
+		ok     bool
+	}{
+		0: {atCap, false, true},
+		1: {atCap, true, true},
+		2: {over, false, false},
+		3: {over, true, false},
+		4: {huge, false, false},
+	} {
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			b64 := base64.StdEncoding.EncodeToString(tc.photo)
+			if tc.folded {
+				b64 = fold(b64)
+			}
+			got, err := decodeAvatarData(b64, photoHash(tc.photo))
+			if tc.ok != (err == nil) || (tc.ok && !bytes.Equal(got, tc.photo)) {
+				t.Fatalf("PEP data of %d bytes: %d bytes, %v; want ok=%v", len(tc.photo), len(got), err, tc.ok)
+			}
+			if !tc.ok && !errors.Is(err, errPhotoTooLarge) {
+				t.Fatalf("PEP data of %d bytes: %v, want errPhotoTooLarge", len(tc.photo), err)
+			}
+			var v wireVCard
+			vcard := `<vCard xmlns="vcard-temp"><FN>Mallory</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>` + b64 + `</BINVAL></PHOTO></vCard>`
+			if err := xml.Unmarshal([]byte(vcard), &v); err != nil {
+				t.Fatal(err)
+			}
+			p := v.profile(jid.MustParse("mallory@example.com"))
+			if p.FullName != "Mallory" {
+				t.Fatalf("the rest of the vCard is lost: %+v", p)
+			}
+			if tc.ok != (p.Photo != nil) || (!tc.ok && p.PhotoHash != "") {
+				t.Fatalf("vCard photo of %d bytes: kept %d bytes, hash %q; want kept=%v", len(tc.photo), len(p.Photo), p.PhotoHash, tc.ok)
 			}
 		})
 	}

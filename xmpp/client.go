@@ -105,6 +105,9 @@ type Client struct {
 	sentHere sentHere
 	// kinds remembers which JIDs are rooms (see roomkind.go).
 	kinds roomKinds
+	// subRequests are the subscription requests reported lately, by
+	// bare JID (see flood.go).
+	subRequests recentKeys
 }
 
 // Option configures a Client.
@@ -269,12 +272,15 @@ func New(account string, opts ...Option) (*Client, error) {
 		roomSettings: map[string]store.RoomSettings{},
 
 		noticeSenders: senders,
+		subRequests:   recentKeys{window: requestWindow, max: maxRecentKeys},
 	}
 	if rank, ok := mechanismRank[o.saslFloor]; ok {
 		c.saslFloor = rank
 	} else if o.saslFloor != "" {
 		c.log.Warn("unknown SASL mechanism as the floor; ignored", "mechanism", o.saslFloor)
 	}
+	c.roomOps.invitations = recentKeys{window: invitationDedupWindow, max: maxRecentKeys}
+	c.roomOps.inviters = recentKeys{window: invitationDedupWindow, max: maxRecentKeys}
 	c.handler = newStanzaHandler(c)
 	c.store = newStoreWriter(c, o.store)
 	c.sm.onAcked = c.onAcked

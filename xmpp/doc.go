@@ -158,4 +158,14 @@
 // server sends pass a guard that moves an element in the stream namespace
 // inside a stanza to a namespace of its own, because mellium's reader takes
 // any such element for a stream-level event and ends the session on it.
+//
+// # Strangers
+//
+// Anyone can address the client, so what others can make it keep or report
+// is bounded (flood.go): presence is kept only for contacts, the account's
+// own resources and joined rooms' occupants; a subscription request is
+// reported once per sender in ten minutes; an invitation once per room in
+// ten minutes, and at most five from one inviter; a photo above 1 MiB is
+// not taken. The software version answer (XEP-0092) names no operating
+// system.
 package xmpp

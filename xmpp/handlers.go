@@ -5,7 +5,6 @@ import (
 	"crypto/sha1" // #nosec G505 -- XEP-0115 defines the verification string with SHA-1
 	"encoding/xml"
 	"io"
-	"runtime"
 
 	"mellium.im/xmlstream"
 	mcrypto "mellium.im/xmpp/crypto"
@@ -66,7 +65,10 @@ type stanzaHandler struct {
 func newStanzaHandler(c *Client) *stanzaHandler {
 	return &stanzaHandler{c: c, iqs: mux.New(stanza.NSClient,
 		ping.Handle(),
-		version.Handle(version.Query{Name: "Magpie", Version: c.opts.version, OS: runtime.GOOS}),
+		// Anyone may ask (XEP-0092): the answer names the program and its
+		// version, never the operating system, which would tell a
+		// stranger what to attack.
+		version.Handle(version.Query{Name: "Magpie", Version: c.opts.version}),
 		mux.IQFunc(stanza.GetIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, c.onDiscoInfo),
 		mux.IQFunc(stanza.SetIQ, xml.Name{Space: nsRoster, Local: "query"}, c.onRosterIQ),
 	)}

@@ -291,7 +291,9 @@ func TestVersionAndPingAnswered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name != "Magpie" || ver != "1.2.3" || goos == "" {
+	// A colleague (or a stranger) learns the program and its version,
+	// not the operating system.
+	if name != "Magpie" || ver != "1.2.3" || goos != "" {
 		t.Fatalf("version = %q %q %q", name, ver, goos)
 	}
 	if err := bob.Ping(ctx, alice.LocalAddr()); err != nil {

@@ -175,26 +175,16 @@ func invitationKey(inv *InvitationReceived) string {
 	return inv.Room.String()
 }
 
-// firstInvitation reports whether inv was not reported within the window,
-// and remembers it.
+// firstInvitation reports whether inv is to be reported: its room had
+// none reported within the window, and its inviter fewer than
+// invitationsPerInviter. A room refused for the inviter's flood stays
+// unreported for the window, whoever invites to it next.
 func (o *roomOps) firstInvitation(inv *InvitationReceived) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	now := time.Now()
-	for k, at := range o.invitations {
-		if now.Sub(at) > invitationDedupWindow {
-			delete(o.invitations, k)
-		}
-	}
-	key := invitationKey(inv)
-	if _, seen := o.invitations[key]; seen {
+	if o.invitations.note(invitationKey(inv), now) > 1 {
 		return false
 	}
-	if o.invitations == nil {
-		o.invitations = map[string]time.Time{}
-	}
-	o.invitations[key] = now
-	return true
+	return o.inviters.note(inv.From.Bare().String(), now) <= invitationsPerInviter
 }
 
 // onInvitation takes invitations and declines (live, carbon copies and

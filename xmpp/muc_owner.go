@@ -491,10 +491,11 @@ type roomOps struct {
 	// sent are invitations and declines sent lately, by stanza id, so that
 	// a bounce is reported as what it is.
 	sent map[string]sentRoomRequest
-	// invitations are the invitations reported lately, by room and
-	// inviter: the same one arriving twice (direct and mediated) is
-	// reported once.
-	invitations map[string]time.Time
+	// invitations are the invitations reported lately, by room: the same
+	// one arriving twice (direct and mediated) is reported once; inviters
+	// counts them by inviter, to limit how many one inviter gets reported
+	// (see flood.go). Neither is under mu: they have their own locks.
+	invitations, inviters recentKeys
 }
 
 type subjectWait struct {

@@ -136,7 +136,11 @@ func (c *Client) onPresence(p wirePresence) {
 	}
 	switch p.Type {
 	case "subscribe":
-		c.events.push(SubscriptionRequest{From: from.Bare(), Status: p.Status})
+		// Reported once per sender within requestWindow: a request sent
+		// fifty times is one prompt (see flood.go).
+		if c.subRequests.note(from.Bare().String(), time.Now()) == 1 {
+			c.events.push(SubscriptionRequest{From: from.Bare(), Status: p.Status})
+		}
 		return
 	case "subscribed", "unsubscribed", "unsubscribe":
 		c.events.push(SubscriptionChanged{From: from.Bare(), Type: p.Type})
@@ -155,6 +159,13 @@ func (c *Client) onPresence(p wirePresence) {
 	}
 	bare := from.Bare().String()
 	c.mu.Lock()
+	if _, contact := c.roster[bare]; !contact && !from.Bare().Equal(c.account) {
+		// A stranger's presence (directed at us, or anything a server
+		// relays): neither kept nor reported, so that strangers cannot
+		// grow the table (see flood.go).
+		c.mu.Unlock()
+		return
+	}
 	byRes := c.presences[bare]
 	if pr.Available() {
 		if byRes == nil {
@@ -172,8 +183,30 @@ func (c *Client) onPresence(p wirePresence) {
 	c.events.push(PresenceChanged{pr})
 }
 
+// forgetPresencesOf drops the presences of those no longer contacts, and
+// reports them gone. Call it without c.mu held.
+func (c *Client) forgetPresencesOf(bares []string) {
+	var gone []Presence
+	c.mu.Lock()
+	for _, bare := range bares {
+		if _, contact := c.roster[bare]; contact || bare == c.account.String() {
+			continue
+		}
+		for _, p := range c.presences[bare] {
+			gone = append(gone, Presence{From: p.From, Type: "unavailable"})
+		}
+		delete(c.presences, bare)
+	}
+	c.mu.Unlock()
+	for _, p := range gone {
+		c.events.push(PresenceChanged{p})
+	}
+}
+
 // Presences returns the known presences of a contact's resources (empty when
-// the contact is offline or not visible to us).
+// the contact is offline or not visible to us). Only contacts and the own
+// account's other resources have any: the presence of anyone else is not
+// kept.
 func (c *Client) Presences(contact jid.JID) []Presence {
 	c.mu.Lock()
 	defer c.mu.Unlock()

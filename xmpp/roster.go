@@ -120,9 +120,16 @@ func (c *Client) setRoster(contacts []Contact) {
 		fresh[ct.JID.String()] = ct
 	}
 	c.mu.Lock()
+	var dropped []string
+	for bare := range c.presences {
+		if _, ok := fresh[bare]; !ok {
+			dropped = append(dropped, bare)
+		}
+	}
 	c.roster = fresh
 	c.mu.Unlock()
 	c.events.push(RosterUpdated{Contacts: contacts, Full: true})
+	c.forgetPresencesOf(dropped)
 }
 
 // showCachedRoster shows the roster from the store before the network is
@@ -157,6 +164,7 @@ func (c *Client) onRosterPush(iq stanza.IQ, q rosterQuery) bool {
 		return false
 	}
 	var changed []Contact
+	var removed []string
 	c.mu.Lock()
 	for _, it := range q.Items {
 		ct, err := it.contact()
@@ -165,6 +173,7 @@ func (c *Client) onRosterPush(iq stanza.IQ, q rosterQuery) bool {
 		}
 		if ct.Removed {
 			delete(c.roster, ct.JID.String())
+			removed = append(removed, ct.JID.String())
 		} else {
 			c.roster[ct.JID.String()] = ct
 		}
@@ -179,6 +188,7 @@ func (c *Client) onRosterPush(iq stanza.IQ, q rosterQuery) bool {
 		c.cacheRoster(changed, false, ver)
 		c.events.push(RosterUpdated{Contacts: changed})
 	}
+	c.forgetPresencesOf(removed)
 	return true
 }
 

@@ -78,9 +78,8 @@ func (v wireVCard) profile(who jid.JID) Profile {
 		}
 	}
 	if v.Photo != nil {
-		// BINVAL is often folded into lines.
-		raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(v.Photo.BinVal), ""))
-		if err == nil && len(raw) > 0 {
+		// A photo above maxPhotoBytes, or not base64, is left out.
+		if raw, err := decodePhotoData(v.Photo.BinVal); err == nil {
 			p.Photo, p.PhotoType, p.PhotoHash = raw, v.Photo.Type, photoHash(raw)
 		}
 	}

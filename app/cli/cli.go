@@ -83,6 +83,10 @@ func init() {
 
 // Run runs the subcommand in args[0] and returns the exit status.
 func Run(env *Env, args []string) int {
+	// What the commands print may come from anyone: see terminalWriter.
+	safe := *env
+	safe.Stdout, safe.Stderr = newTerminalWriter(env.Stdout), newTerminalWriter(env.Stderr)
+	env = &safe
 	if len(args) == 0 {
 		usage(env.Stderr)
 		return ExitUsage

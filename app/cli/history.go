@@ -143,7 +143,7 @@ func runHistory(env *Env, args []string) int {
 		if m.Dir == store.Outgoing {
 			who = "me"
 		}
-		line := fmt.Sprintf("%s <%s> %s", m.Time.Local().Format("2006-01-02 15:04:05"), who, m.Body)
+		line := fmt.Sprintf("%s <%s> %s", m.Time.Local().Format("2006-01-02 15:04:05"), who, continued(m.Body))
 		if m.Dir == store.Outgoing && m.State != store.Sent {
 			line += "  [" + m.State.String() + "]"
 		}

@@ -128,10 +128,10 @@ func (p *printer) event(e xmpp.Event) {
 		fmt.Fprintln(p.w, line)
 	case xmpp.MessageReceived:
 		if e.Outgoing {
-			fmt.Fprintf(p.w, "%s <%s -> %s> %s\n", e.Time.Local().Format("15:04:05"), e.From, e.To, e.Body)
+			fmt.Fprintf(p.w, "%s <%s -> %s> %s\n", e.Time.Local().Format("15:04:05"), e.From, e.To, continued(e.Body))
 			return
 		}
-		fmt.Fprintf(p.w, "%s <%s> %s\n", e.Time.Local().Format("15:04:05"), e.From, e.Body)
+		fmt.Fprintf(p.w, "%s <%s> %s\n", e.Time.Local().Format("15:04:05"), e.From, continued(e.Body))
 	case xmpp.NoticeReceived:
 		when := e.Time.Local().Format("15:04:05")
 		if e.Delayed {
@@ -141,7 +141,7 @@ func (p *printer) event(e xmpp.Event) {
 		if e.Sender == xmpp.NoticeUnverified {
 			kind = "UNVERIFIED"
 		}
-		fmt.Fprintf(p.w, "%s [%s notice from %s] %s%s\n", when, kind, e.From, subjectPrefix(e.Subject), e.Body)
+		fmt.Fprintf(p.w, "%s [%s notice from %s] %s%s\n", when, kind, e.From, continued(subjectPrefix(e.Subject)), continued(e.Body))
 	case xmpp.MessageFailed:
 		fmt.Fprintf(p.w, "%s !! message %s to %s not delivered: %v\n", now, e.ID, e.To, e.Err)
 	case xmpp.PresenceChanged:
@@ -154,7 +154,7 @@ func (p *printer) event(e xmpp.Event) {
 		}
 		line := fmt.Sprintf("%s -- %s is %s", now, e.From, word)
 		if e.Status != "" {
-			line += ": " + e.Status
+			line += ": " + continued(e.Status)
 		}
 		fmt.Fprintln(p.w, line)
 	case xmpp.SubscriptionRequest:

@@ -224,20 +224,20 @@ func roomEventText(e xmpp.Event, now string) string {
 		if e.Delayed {
 			when = e.Time.Local().Format("2006-01-02 15:04:05")
 		}
-		return fmt.Sprintf("%s [%s] <%s> %s", when, e.Room, e.Nick, e.Body)
+		return fmt.Sprintf("%s [%s] <%s> %s", when, e.Room, e.Nick, continued(e.Body))
 	case xmpp.RoomJoined:
 		return fmt.Sprintf("%s -- joined %s as %s (%d others)", now, e.Room, e.Nick, len(e.Occupants))
 	case xmpp.RoomLeft:
 		line := fmt.Sprintf("%s -- left %s: %s", now, e.Room, e.Reason)
 		if e.Text != "" {
-			line += " (" + e.Text + ")"
+			line += " (" + continued(e.Text) + ")"
 		}
 		if e.Err != nil {
 			line += fmt.Sprintf(": %v", e.Err)
 		}
 		return line
 	case xmpp.RoomSubject:
-		return fmt.Sprintf("%s -- [%s] subject: %s", now, e.Room, e.Subject)
+		return fmt.Sprintf("%s -- [%s] subject: %s", now, e.Room, continued(e.Subject))
 	case xmpp.BookmarksChanged:
 		return fmt.Sprintf("%s -- bookmarks changed (%d changed, %d removed)", now, len(e.Changed), len(e.Removed))
 	}

@@ -229,7 +229,7 @@ func (db *DB) indexTrigram(ctx context.Context, tx *sql.Tx, added []Message) err
 		seqs = strconv.AppendInt(seqs, m.Seq, 10)
 	}
 	seqs = append(seqs, ']')
-	if _, err := tx.StmtContext(ctx, db.stmts.insertFTS).ExecContext(ctx, string(seqs)); err != nil {
+	if _, err := tx.StmtContext(ctx, db.stmts.insertFTS).ExecContext(ctx, indexedChars, string(seqs)); err != nil {
 		return fmt.Errorf("trigram index: %w", err)
 	}
 	return nil

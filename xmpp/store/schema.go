@@ -116,4 +116,27 @@ CREATE TABLE room_nicks (
 DROP INDEX messages_stanza_id;
 CREATE UNIQUE INDEX messages_stanza_id ON messages (peer, stanza_id) WHERE stanza_id <> '';
 `,
+	// 5: the trigram index takes the first 16,384 characters of a body and
+	// of a subject (indexedChars in search.go), so that one huge message
+	// costs no more to index than that. The triggers remove from it what
+	// was put in (an external-content FTS5 table must be given the same
+	// text to delete), and the rows indexed in full so far are indexed
+	// again, cut.
+	`
+DROP TRIGGER messages_fts_ad;
+DROP TRIGGER messages_fts_au;
+INSERT INTO messages_fts (messages_fts, rowid, body, subject)
+	SELECT 'delete', seq, body, subject FROM messages WHERE length(body) > 16384 OR length(subject) > 16384;
+INSERT INTO messages_fts (rowid, body, subject)
+	SELECT seq, substr(body, 1, 16384), substr(subject, 1, 16384) FROM messages WHERE length(body) > 16384 OR length(subject) > 16384;
+CREATE TRIGGER messages_fts_ad AFTER DELETE ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, body, subject)
+		VALUES ('delete', old.seq, substr(old.body, 1, 16384), substr(old.subject, 1, 16384));
+END;
+CREATE TRIGGER messages_fts_au AFTER UPDATE OF body, subject ON messages BEGIN
+	INSERT INTO messages_fts (messages_fts, rowid, body, subject)
+		VALUES ('delete', old.seq, substr(old.body, 1, 16384), substr(old.subject, 1, 16384));
+	INSERT INTO messages_fts (rowid, body, subject) VALUES (new.seq, substr(new.body, 1, 16384), substr(new.subject, 1, 16384));
+END;
+`,
 }

@@ -35,13 +35,17 @@ const (
 // ignored; an empty query finds nothing. limit <= 0 means 50.
 //
 // Queries of three or more characters use the trigram index and two-character
-// CJK queries the bigram index; both find every match in the store. Shorter
-// queries, and two-character queries without a CJK character ("ok", "HR"),
-// are answered by scanning the newest messages (see scanWindow), so old
-// matches of those may be missed.
+// CJK queries the bigram index; both find every match within the first
+// indexedChars characters of each message in the store. Shorter queries, and
+// two-character queries without a CJK character ("ok", "HR"), are answered
+// by scanning the newest messages (see scanWindow), so old matches of those
+// may be missed. A query with a NUL character finds nothing: FTS5 reads
+// its query string only up to a NUL (and failed on the rest), and no
+// message that came over XML can hold one. Other control characters are
+// searched for as they are.
 func (db *DB) Search(query, peer string, limit int) ([]Hit, error) {
 	q := strings.TrimSpace(query)
-	if q == "" {
+	if q == "" || strings.ContainsRune(q, 0) {
 		return nil, nil
 	}
 	limit = pageLimit(limit)
@@ -168,19 +172,51 @@ func bigramQuery(q string) bool {
 	return bigramPair(a, b)
 }
 
+// indexedChars is how much of a message's body, and of its subject, the
+// search indexes take: the first 16,384 characters (runes; SQLite's substr
+// counts the same). Search finds any text within them; text beyond them is
+// found only by the scan of the newest messages (one- and two-character
+// queries without a CJK pair). It bounds what one message costs to index,
+// whatever its size: a 250 KB Chinese message is about 85,000 characters,
+// and indexing them all took 0.15 s of the store's writer even once the
+// bigrams were de-duplicated in linear time. 16,384 characters are about
+// five pages of Chinese, 16 KB of English: more than a person types into
+// a chat, and enough of a pasted document to find it by.
+const indexedChars = 16 << 10
+
+// indexedPrefix returns the part of s the indexes take: its first
+// indexedChars runes.
+func indexedPrefix(s string) string {
+	n := 0
+	for i := range s {
+		if n == indexedChars {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
+
 // appendBigrams appends to dst the distinct indexed bigrams of body and
-// subject (lower-cased), separated by spaces: the text stored in the bigram
-// table.
+// subject (lower-cased; of their first indexedChars characters), separated
+// by spaces, in order of first occurrence: the text stored in the bigram
+// table. It takes time linear in the length of the text: the pairs seen
+// are kept in a set.
 func appendBigrams(dst []byte, body, subject string) []byte {
-	var seen [][2]rune
+	body, subject = indexedPrefix(body), indexedPrefix(subject)
+	var seen map[uint64]struct{}
 	for _, s := range [2]string{body, subject} {
 		prev := rune(-1)
 		for _, r := range s {
 			r = unicode.ToLower(r)
 			if prev >= 0 && bigramPair(prev, r) {
-				p := [2]rune{prev, r}
-				if !slices.Contains(seen, p) {
-					seen = append(seen, p)
+				key := uint64(prev)<<32 | uint64(uint32(r))
+				if _, dup := seen[key]; !dup {
+					if seen == nil {
+						// At most one pair per CJK character (3 bytes).
+						seen = make(map[uint64]struct{}, (len(body)+len(subject))/3)
+					}
+					seen[key] = struct{}{}
 					if len(dst) > 0 {
 						dst = append(dst, ' ')
 					}

@@ -353,7 +353,10 @@ func (db *DB) prepare() error {
 	s.seqTop = p(`SELECT MAX(seq) FROM messages WHERE seq >= ? AND seq < ?`)
 	s.insert = p(`INSERT INTO messages (seq, peer, dir, resource, id, origin_id, stanza_id, type, body, subject, thread, ts, state, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	s.insertFTS = p(`INSERT INTO messages_fts (rowid, body, subject) SELECT seq, body, subject FROM messages WHERE seq IN (SELECT value FROM json_each(?))`)
+	// The first indexedChars characters, as the triggers of migration 5
+	// delete them.
+	s.insertFTS = p(`INSERT INTO messages_fts (rowid, body, subject) SELECT seq, substr(body, 1, ?1), substr(subject, 1, ?1)
+		FROM messages WHERE seq IN (SELECT value FROM json_each(?2))`)
 	s.insertGrams = p(`INSERT INTO messages_bigram (rowid, grams) SELECT value ->> 0, value ->> 1 FROM json_each(?)`)
 	s.merge = p(`UPDATE messages SET stanza_id = ?, state = ?, error = coalesce(?, error) WHERE seq = ?`)
 	return err
