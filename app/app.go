@@ -39,6 +39,7 @@ func Run(version string, args ...string) error {
 		return ErrNoDisplay
 	}
 	limitMemory()
+	defer startCPUProfile()()
 	accounts, err := xmpp.DefaultAccountStore()
 	if err != nil {
 		return err

@@ -8,12 +8,14 @@ import (
 	"image/png"
 	"runtime"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/lang"
 	"github.com/godbus/dbus/v5"
+	"mellium.im/xmpp/jid"
 
 	"magpie/assets"
 	"magpie/xmpp"
@@ -37,12 +39,130 @@ func notificationText(body string) string {
 
 // notifyMessage raises a desktop notification for an incoming message
 // unless the user is reading that chat or does not want to be disturbed.
-// It runs on Fyne's goroutine; the D-Bus call does not.
-func (c *controller) notifyMessage(from string, m xmpp.Message, reading bool) {
+// It runs on Fyne's goroutine; the D-Bus call does not. Messages from one
+// sender are collapsed (see notifier).
+func (c *controller) notifyMessage(peer jid.JID, from string, m xmpp.Message, reading bool) {
 	if reading || !c.notificationsWanted() {
 		return
 	}
-	c.sendNotification(fyne.NewNotification(from, notificationText(m.Body)))
+	c.notes().add("chat:"+peer.String(), from, notificationText(m.Body), from)
+}
+
+// notifyCooldown is how often one sender (a contact, a room) may raise a
+// notification: what arrives meanwhile is collected into the next one,
+// "李四: 37 new messages", so that a burst of messages raises a few
+// notifications, not one D-Bus call and one bubble each.
+const notifyCooldown = 2 * time.Second
+
+// notifier collapses desktop notifications per sender. Messages noted
+// while a batch of events is applied go out when the batch ends, one
+// notification per sender; a sender notified less than notifyCooldown ago
+// waits for the rest of it, with whatever else arrives meanwhile. Its
+// methods run on Fyne's goroutine.
+type notifier struct {
+	c       *controller
+	pending map[string]*pendingNote
+	order   []string             // keys of pending, in arrival order
+	last    map[string]time.Time // when each sender's last notification went out
+	// timer flushes what waits for a cooldown; nil when none is set.
+	timer *time.Timer
+	now   func() time.Time
+	// sent counts the notifications handed to the desktop (tests).
+	sent int
+}
+
+// pendingNote is what one sender's next notification says.
+type pendingNote struct {
+	title     string // for a single message: the sender
+	body      string // the latest message's text
+	collapsed string // the title when several are collapsed
+	count     int
+}
+
+func (c *controller) notes() *notifier {
+	if c.notifier == nil {
+		c.notifier = &notifier{c: c, pending: map[string]*pendingNote{}, last: map[string]time.Time{}, now: time.Now}
+	}
+	return c.notifier
+}
+
+// add notes a message for key's next notification: title and body for it
+// alone, collapsed as the title when others join it. Outside a batch it
+// goes out at once (cooldown allowing).
+func (n *notifier) add(key, title, body, collapsed string) {
+	p := n.pending[key]
+	if p == nil {
+		p = &pendingNote{}
+		n.pending[key] = p
+		n.order = append(n.order, key)
+	}
+	p.title, p.body, p.collapsed = title, body, collapsed
+	p.count++
+	if n.c.inBatch == 0 {
+		n.flush()
+	}
+}
+
+// flush sends the notifications that are due and sets a timer for those
+// that wait for a cooldown.
+func (n *notifier) flush() {
+	now := n.now()
+	var wait time.Duration
+	kept := n.order[:0]
+	for _, key := range n.order {
+		p := n.pending[key]
+		if left := notifyCooldown - now.Sub(n.last[key]); left > 0 {
+			kept = append(kept, key)
+			if wait == 0 || left < wait {
+				wait = left
+			}
+			continue
+		}
+		delete(n.pending, key)
+		n.last[key] = now
+		if !n.c.notificationsWanted() {
+			continue // do-not-disturb since the message came
+		}
+		n.sent++
+		if p.count == 1 {
+			n.c.sendNotification(fyne.NewNotification(p.title, p.body))
+		} else {
+			n.c.sendNotification(fyne.NewNotification(p.collapsed,
+				lang.L("{{.Count}} new messages", map[string]any{"Count": p.count})))
+		}
+	}
+	n.order = kept
+	if len(n.last) > 4*maxEarly { // senders notified long ago need no cooldown
+		for key, at := range n.last {
+			if now.Sub(at) >= notifyCooldown {
+				delete(n.last, key)
+			}
+		}
+	}
+	if wait > 0 && n.timer == nil {
+		toUI := n.c.uiRunner()
+		n.timer = time.AfterFunc(wait, func() {
+			toUI(func() {
+				n.timer = nil
+				if n.c.notifier == n {
+					n.flush()
+				}
+			})
+		})
+	}
+}
+
+// close drops what waits (sign-out).
+func (n *notifier) close() {
+	if n == nil {
+		return
+	}
+	if n.timer != nil {
+		n.timer.Stop()
+		n.timer = nil
+	}
+	clear(n.pending)
+	n.order = nil
 }
 
 // notificationsWanted reports whether desktop notifications may go out:
@@ -97,6 +217,10 @@ type tray struct {
 	plain        fyne.Resource
 	badged       fyne.Resource
 	shown        int
+	// iconSends counts the icons handed to the tray (tests): each is a
+	// 512x512 image converted to a pixmap and sent over D-Bus; menuSends
+	// the menus (the whole menu goes again on any change).
+	iconSends, menuSends int
 }
 
 func newTray(c *controller) *tray {
@@ -139,16 +263,26 @@ func (t *tray) setUnread(n int) {
 	if t == nil || n == t.shown {
 		return
 	}
+	// The icon shows only whether anything is unread: it is sent again
+	// only when that changes. Sending it (a 1 MiB pixmap over D-Bus) on
+	// every new message cost 90 ms each.
+	if (n == 0) != (t.shown == 0) {
+		icon := t.badged
+		if n == 0 {
+			icon = t.plain
+		}
+		t.app.SetSystemTrayIcon(icon)
+		t.iconSends++
+	}
 	t.shown = n
 	if n == 0 {
 		t.unread.Label = lang.L("No unread messages")
 		t.unread.Disabled = true
-		t.app.SetSystemTrayIcon(t.plain)
 	} else {
 		t.unread.Label = lang.L("Unread messages: {{.Count}}", map[string]any{"Count": n})
 		t.unread.Disabled = false
-		t.app.SetSystemTrayIcon(t.badged)
 	}
+	t.menuSends++
 	t.menu.Refresh()
 }
 

@@ -109,6 +109,8 @@ func TestMessageNotifications(t *testing.T) {
 		t.Fatalf("notified with notifications off: %+v", sent[1:])
 	}
 	c.app.Preferences().SetBool(prefNotifications, true)
+	// bob was notified a moment ago: the next waits for the cooldown.
+	c.notes().now = func() time.Time { return time.Now().Add(notifyCooldown) }
 	receive("fifth")
 	if len(sent) != 2 || sent[1].Content != "fifth" {
 		t.Fatalf("notifications back on: %+v", sent)

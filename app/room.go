@@ -322,6 +322,10 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 			}
 		}
 		t.room.joined = true
+		if n, ok := w.restored[room.String()]; ok {
+			t.unread = n // from the last session
+			delete(w.restored, room.String())
+		}
 		defer func() {
 			// Opened for a room the user is not in (a search result in a
 			// room left long ago): say so, with Rejoin.
@@ -423,7 +427,7 @@ func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
 	}
 	reading := w.c.foreground && w.visible && w.tabs.Selected() == t.item && t.view.Active()
 	if !reading && !m.Delayed {
-		t.unread++
+		w.setUnread(t, t.unread+1)
 		w.c.roomUnread(e.Room, t.unread)
 		w.c.refreshUnread()
 		w.c.notifyRoomMessage(e, cm.Mention)

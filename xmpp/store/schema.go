@@ -116,4 +116,15 @@ CREATE TABLE room_nicks (
 DROP INDEX messages_stanza_id;
 CREATE UNIQUE INDEX messages_stanza_id ON messages (peer, stanza_id) WHERE stanza_id <> '';
 `,
+	// 5: the unread count of each conversation, as the app last showed it
+	// (a chat, a room, a private chat through a room), so that it
+	// survives a restart. A conversation without unread messages has no
+	// row.
+	`
+CREATE TABLE unread (
+	peer  TEXT    PRIMARY KEY,         -- bare JID; room/nick for a private chat
+	room  INTEGER NOT NULL DEFAULT 0,  -- 1 for a group chat room
+	count INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 }
