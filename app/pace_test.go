@@ -24,8 +24,8 @@ type trayTestApp struct {
 	icons, menus int
 }
 
-func (a *trayTestApp) SetSystemTrayMenu(*fyne.Menu)     { a.menus++ }
-func (a *trayTestApp) SetSystemTrayIcon(fyne.Resource)  { a.icons++ }
+func (a *trayTestApp) SetSystemTrayMenu(*fyne.Menu)    { a.menus++ }
+func (a *trayTestApp) SetSystemTrayIcon(fyne.Resource) { a.icons++ }
 func (a *trayTestApp) SetSystemTrayWindow(fyne.Window) {}
 
 // burstFixture is the signed-in app fed a burst of messages through the
