@@ -228,8 +228,9 @@ func newTray(c *controller) *tray {
 	if !ok {
 		return nil
 	}
-	t := &tray{app: da, plain: fyne.NewStaticResource("magpie-tray.png", assets.Icon)}
-	t.badged = fyne.NewStaticResource("magpie-tray-unread.png", badged(assets.Icon))
+	icon := shrinkIcon(assets.Icon, trayIconSize)
+	t := &tray{app: da, plain: fyne.NewStaticResource("magpie-tray.png", icon)}
+	t.badged = fyne.NewStaticResource("magpie-tray-unread.png", badged(icon))
 	t.unread = fyne.NewMenuItem(lang.L("No unread messages"), c.showMain)
 	t.unread.Disabled = true
 	status := fyne.NewMenuItem(lang.L("Status"), nil)
@@ -314,6 +315,49 @@ func (t *tray) setNotices(n int) {
 		t.notices.Label = lang.L("Notices ({{.Count}})", map[string]any{"Count": n})
 	}
 	t.menu.Refresh()
+}
+
+// trayIconSize is the side of the tray's icon in pixels. Trays draw it at
+// 16 to 48 pixels; the app icon is 512, which goes over D-Bus as a 1 MiB
+// pixmap (64 pixels: 16 KiB) every time the icon changes.
+const trayIconSize = 64
+
+// shrinkIcon scales a square PNG icon down to size pixels, each pixel the
+// average of the ones it covers; an icon it cannot read, or no larger,
+// stays as it is.
+func shrinkIcon(icon []byte, size int) []byte {
+	src, err := png.Decode(bytes.NewReader(icon))
+	if err != nil {
+		return icon
+	}
+	b := src.Bounds()
+	if b.Dx() <= size || b.Dy() <= size {
+		return icon
+	}
+	dst := image.NewNRGBA(image.Rect(0, 0, size, size))
+	for y := range size {
+		y0, y1 := b.Min.Y+y*b.Dy()/size, b.Min.Y+(y+1)*b.Dy()/size
+		for x := range size {
+			x0, x1 := b.Min.X+x*b.Dx()/size, b.Min.X+(x+1)*b.Dx()/size
+			var r, g, bl, a, n uint64
+			for sy := y0; sy < y1; sy++ {
+				for sx := x0; sx < x1; sx++ {
+					pr, pg, pb, pa := src.At(sx, sy).RGBA() // premultiplied
+					r, g, bl, a, n = r+uint64(pr), g+uint64(pg), bl+uint64(pb), a+uint64(pa), n+1
+				}
+			}
+			if a == 0 {
+				continue
+			}
+			// Back from premultiplied: average colour weighted by alpha.
+			dst.SetNRGBA(x, y, color.NRGBA{R: uint8(r * 0xff / a), G: uint8(g * 0xff / a), B: uint8(bl * 0xff / a), A: uint8(a / n >> 8)})
+		}
+	}
+	var out bytes.Buffer
+	if err := png.Encode(&out, dst); err != nil {
+		return icon
+	}
+	return out.Bytes()
 }
 
 // badged draws a red dot in the icon's top right corner.

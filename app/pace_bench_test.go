@@ -42,6 +42,8 @@ const (
 	// paceQuietCPU of CPU time (Fyne's idle loop alone costs about 1.5%).
 	paceQuiet    = 500 * time.Millisecond
 	paceQuietCPU = 30 * time.Millisecond
+	// paceIdleSpan is how long idle CPU is measured.
+	paceIdleSpan = 10 * time.Second
 )
 
 // paceScript starts the app inside dbus-run-session: it writes the bus's
@@ -144,6 +146,47 @@ func BenchmarkAppPace(b *testing.B) {
 				b.ReportMetric(peak, "peak-MB")
 			})
 		}
+	})
+
+	// Idle: the app signed in, with nothing happening, and a bare Fyne
+	// window for comparison; cores is the CPU time per second over 10 s.
+	b.Run("Idle", func(b *testing.B) {
+		b.Run("magpie", func(b *testing.B) {
+			var cores float64
+			for b.Loop() {
+				r := p.launch(b, b.TempDir(), "idle")
+				r.waitIdle(b, r.online)
+				cpu0 := r.cpu(b)
+				time.Sleep(paceIdleSpan)
+				cores += (r.cpu(b) - cpu0).Seconds() / paceIdleSpan.Seconds()
+				r.stop()
+			}
+			b.ReportMetric(cores/float64(b.N), "cores")
+		})
+		b.Run("fyne-window", func(b *testing.B) {
+			baseline := filepath.Join(b.TempDir(), "fynewindow")
+			if out, err := exec.Command("go", "build", "-o", baseline, "./testdata/fynewindow").CombinedOutput(); err != nil {
+				b.Fatalf("go build: %v\n%s", err, out)
+			}
+			var cores float64
+			for b.Loop() {
+				dir := b.TempDir()
+				out, stop := startInSession(b, p.display, dir, nil, "sh", "-c", `"$1" & echo $! >"$2"; wait`, "sh", baseline, filepath.Join(dir, "pid"))
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				pid, _ := strconv.Atoi(waitFile(b, ctx, filepath.Join(dir, "pid"), out))
+				cancel()
+				time.Sleep(5 * time.Second)
+				cpu0, _ := procCPU(pid)
+				time.Sleep(paceIdleSpan)
+				cpu1, err := procCPU(pid)
+				if err != nil {
+					b.Fatalf("the window is gone: %v\n%s", err, out.String())
+				}
+				cores += (cpu1 - cpu0).Seconds() / paceIdleSpan.Seconds()
+				stop()
+			}
+			b.ReportMetric(cores/float64(b.N), "cores")
+		})
 	})
 
 	b.Run("Burst", func(b *testing.B) {

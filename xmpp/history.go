@@ -320,9 +320,20 @@ func (w *storeWriter) close() {
 	w.mu.Unlock()
 }
 
+// storeBatchInterval spaces the writer's transactions: what arrives after
+// a quiet spell is stored at once, what follows within the interval waits
+// for it and is stored with whatever else came meanwhile. A burst of
+// messages arriving one every few milliseconds then costs a transaction
+// per interval instead of one (and an archive cursor update) per message.
+const storeBatchInterval = 50 * time.Millisecond
+
 func (w *storeWriter) run() {
+	var last time.Time // when the last batch was taken
 	for range w.wake {
 		for {
+			if wait := time.Until(last.Add(storeBatchInterval)); wait > 0 {
+				time.Sleep(wait)
+			}
 			w.mu.Lock()
 			todo := w.todo
 			w.todo = nil
@@ -330,6 +341,7 @@ func (w *storeWriter) run() {
 			if len(todo) == 0 {
 				break
 			}
+			last = time.Now()
 			w.process(todo)
 		}
 	}
