@@ -44,6 +44,13 @@ type chatWindows struct {
 	// tab is not open yet.
 	unreadChanged map[string]bool
 	restored      map[string]int
+	// holding is set while a batch of events is applied: the views
+	// scroll once at its end (holdScrolls, releaseScrolls), and the tabs
+	// opened meanwhile (newTabs) join the tab bar together: adding one
+	// redraws every tab of the bar, and fifty colleagues writing at once
+	// made fifty tabs one by one.
+	holding bool
+	newTabs []*container.TabItem
 }
 
 type chatTab struct {
@@ -104,9 +111,10 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	if !ok {
 		t = &chatTab{peer: bare}
 		t.view = newChatView(bare, func(body string) { w.send(t, body) }, func(id string) { w.retry(t, id) })
+		t.view.holdScroll = w.holding
 		t.item = container.NewTabItem(w.displayName(bare), t.view.Object())
 		w.chats[key] = t
-		w.tabs.Append(t.item)
+		w.addTab(t.item)
 		private := bare.Resourcepart() != "" // with a room's occupant
 		if private {
 			w.privateHeader(t) // there or not, and their profile where known
@@ -127,6 +135,7 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	// (that would take the focus and mark the message read unseen); it
 	// waits in its tab, counted unread, with a notification.
 	if focus {
+		w.flushTabs()
 		w.win.Show()
 		w.visible = true
 		w.tabs.Select(t.item)
@@ -188,6 +197,44 @@ func (w *chatWindows) markRead(item *container.TabItem) {
 		}
 	}
 	w.c.refreshUnread() // with the notices
+}
+
+// holdScrolls starts a batch of events: the views scroll to what arrives
+// once, at its end.
+func (w *chatWindows) holdScrolls() {
+	w.holding = true
+	for _, t := range w.chats {
+		t.view.holdScroll = true
+	}
+}
+
+// releaseScrolls ends the batch.
+func (w *chatWindows) releaseScrolls() {
+	w.holding = false
+	w.flushTabs()
+	for _, t := range w.chats {
+		t.view.releaseScroll()
+	}
+}
+
+// addTab adds a chat's tab to the bar, at the end of the batch while one
+// is applied.
+func (w *chatWindows) addTab(item *container.TabItem) {
+	if w.holding {
+		w.newTabs = append(w.newTabs, item)
+		return
+	}
+	w.tabs.Append(item)
+}
+
+// flushTabs adds the tabs opened during the batch, in one change.
+func (w *chatWindows) flushTabs() {
+	if len(w.newTabs) == 0 {
+		return
+	}
+	items := append(append([]*container.TabItem(nil), w.tabs.Items...), w.newTabs...)
+	w.newTabs = nil
+	w.tabs.SetItems(items)
 }
 
 // setUnread sets a tab's unread count, to be stored at the end of the

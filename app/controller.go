@@ -465,7 +465,7 @@ func (c *controller) sessionConfirmed(req *loginRequest) {
 // them the results of background work sent on applies (avatars).
 func (c *controller) pump(client *xmpp.Client, applies <-chan func()) {
 	events := client.Events()
-	q := &uiQueue{toUI: c.uiRunner(), apply: func(batch []any) { c.applyBatch(client, batch) }, interval: uiBatchInterval}
+	q := &uiQueue{toUI: c.uiRunner(), apply: func(batch []any) { c.applyBatch(client, batch) }, interval: uiBatchInterval, maxInterval: uiBatchMaxInterval}
 	for {
 		select {
 		case apply := <-applies:
@@ -492,6 +492,9 @@ func (c *controller) applyBatch(client *xmpp.Client, batch []any) {
 	}
 	c.inBatch++
 	defer c.endBatch()
+	if c.chats != nil && c.inBatch == 1 {
+		c.chats.holdScrolls()
+	}
 	for _, item := range batch {
 		if c.client != client { // a batch can sign out
 			return
@@ -516,6 +519,7 @@ func (c *controller) endBatch() {
 		c.refreshUnread()
 	}
 	if c.chats != nil {
+		c.chats.releaseScrolls()
 		c.chats.saveUnread()
 	}
 	if c.notifier != nil {

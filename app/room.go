@@ -311,10 +311,12 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 	t, ok := w.chats[room.String()]
 	if !ok || t.room == nil {
 		if ok { // a chat with the room's address: the room replaces it
+			w.flushTabs()
 			w.tabs.Remove(t.item)
 		}
 		t = &chatTab{peer: room}
 		t.view = newChatView(room, func(body string) { w.sendRoom(t, body) }, func(id string) { w.retry(t, id) })
+		t.view.holdScroll = w.holding
 		t.room = newRoomView(room, nick, t.view, func() { w.rejoin(t) }, func(nick string) { w.changeNick(t, nick) })
 		t.room.onPrivate = func(nick string) {
 			if occupant, err := room.WithResource(nick); err == nil {
@@ -339,7 +341,7 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		t.view.avatar.bind(nil, room.String(), roomAvatarName(title))
 		t.item = container.NewTabItemWithIcon(title, theme.AccountIcon(), t.room.root)
 		w.chats[room.String()] = t
-		w.tabs.Append(t.item)
+		w.addTab(t.item)
 		if w.c.client != nil {
 			t.room.setOccupants(w.c.client.Occupants(room))
 			if r, ok := w.c.coreRoom(room); ok {
@@ -357,6 +359,7 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		}
 	}
 	if focus {
+		w.flushTabs()
 		w.win.Show()
 		w.visible = true
 		w.tabs.Select(t.item)

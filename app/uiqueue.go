@@ -16,26 +16,34 @@ import (
 //
 // interval, when set, spaces the hand-overs: one comes at once after a
 // quiet spell, the next no sooner than interval after the one before, and
-// whatever arrives meanwhile joins it. A burst of a thousand messages in
-// five seconds is then applied in about twenty batches, each redrawing
-// the contact list, the badges and the tray once, instead of in as many
-// batches as the UI could take (each message on its own when the UI kept
-// up, with a redraw each).
+// whatever arrives meanwhile joins it. While events keep coming the space
+// doubles, up to maxInterval, and it is back to interval after a quiet
+// spell. A burst of a thousand messages in five seconds is then applied in
+// about eight batches, each redrawing the contact list, the badges, the
+// open chat and the tray once, instead of in as many batches as the UI
+// could take (each message on its own when the UI kept up, with a redraw
+// each).
 type uiQueue struct {
-	toUI     func(func())
-	apply    func(batch []any) // on Fyne's goroutine
-	interval time.Duration
+	toUI                  func(func())
+	apply                 func(batch []any) // on Fyne's goroutine
+	interval, maxInterval time.Duration
 
 	mu      sync.Mutex
 	pending []any
-	queued  bool      // a hand-over is queued on Fyne's goroutine and has not run
-	last    time.Time // when the last hand-over began
+	queued  bool          // a hand-over is queued on Fyne's goroutine and has not run
+	last    time.Time     // when the last hand-over began
+	space   time.Duration // the space before the next hand-over
+	// throttled is set when the queued hand-over waits for the space.
+	throttled bool
 }
 
-// uiBatchInterval is the pump's interval: short enough that a message
-// shows at once to the eye, long enough to keep a burst to a few redraws
-// a second.
-const uiBatchInterval = 250 * time.Millisecond
+// uiBatchInterval and uiBatchMaxInterval are the pump's: a message after
+// a quiet spell shows at once, one in a flood within a second, and a
+// flood costs a few redraws a second.
+const (
+	uiBatchInterval    = 250 * time.Millisecond
+	uiBatchMaxInterval = time.Second
+)
 
 func (q *uiQueue) add(item any) {
 	q.mu.Lock()
@@ -44,7 +52,8 @@ func (q *uiQueue) add(item any) {
 	q.queued = true
 	var wait time.Duration
 	if schedule && q.interval > 0 {
-		wait = time.Until(q.last.Add(q.interval))
+		wait = time.Until(q.last.Add(q.space))
+		q.throttled = wait > 0
 	}
 	q.mu.Unlock()
 	switch {
@@ -60,7 +69,15 @@ func (q *uiQueue) add(item any) {
 // UI's next turn, so that the window stays responsive during a flood.
 func (q *uiQueue) deliver() {
 	q.mu.Lock()
-	q.last = time.Now()
+	now := time.Now()
+	if q.interval > 0 {
+		if q.throttled { // events kept coming, and waited for this turn
+			q.space = min(2*q.space, max(q.maxInterval, q.interval))
+		} else {
+			q.space = q.interval
+		}
+	}
+	q.last = now
 	n := min(len(q.pending), maxEventBatch)
 	batch := q.pending[:n:n]
 	if n == len(q.pending) {
