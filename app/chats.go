@@ -72,7 +72,7 @@ type earlyState struct {
 const maxEarly = 256
 
 func newChatWindows(c *controller) *chatWindows {
-	return &chatWindows{c: c, chats: map[string]*chatTab{}, sent: map[string]string{}, early: map[string]earlyState{}, run: runInBackground,
+	return &chatWindows{c: c, chats: map[string]*chatTab{}, sent: map[string]string{}, early: map[string]earlyState{}, run: c.runner(),
 		unreadChanged: map[string]bool{}, restored: map[string]int{}}
 }
 
@@ -376,6 +376,9 @@ func (w *chatWindows) unreadTotal() int {
 	n := 0
 	for _, t := range w.chats {
 		n += t.unread
+	}
+	for _, k := range w.restored { // rooms not open yet
+		n += k
 	}
 	return n
 }

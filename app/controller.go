@@ -441,7 +441,7 @@ func (c *controller) sessionConfirmed(req *loginRequest) {
 	}
 	prefs.SetBool(prefRemember, req.Remember)
 	prefs.SetBool(prefAutoSignIn, req.Auto)
-	secrets, account, password := c.secrets, cfg.JID, req.Password
+	secrets, account, password, toUI := c.secrets, cfg.JID, req.Password, c.uiRunner()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -452,7 +452,10 @@ func (c *controller) sessionConfirmed(req *loginRequest) {
 			err = derr
 		}
 		if err != nil {
-			fyne.Do(func() {
+			toUI(func() {
+				if c.main == nil {
+					return // signed out meanwhile
+				}
 				dialog.ShowInformation(lang.L("Password not remembered"),
 					lang.L("You are signed in, but the system keyring is unavailable, so Magpie cannot remember the password and will ask for it next time. ({{.Error}})",
 						map[string]any{"Error": err}), c.main.win)
@@ -525,6 +528,16 @@ func (c *controller) endBatch() {
 	if c.notifier != nil {
 		c.notifier.flush()
 	}
+}
+
+// runner runs work in the background and hands its result over as
+// uiRunner does: runInBackground, unless a test or benchmark set toUI.
+func (c *controller) runner() backgroundRunner {
+	if c.toUI == nil {
+		return runInBackground
+	}
+	toUI := c.toUI
+	return func(load func() func()) { go func() { toUI(load()) }() }
 }
 
 // uiRunner returns how background work reaches Fyne's goroutine: toUI, or
