@@ -214,6 +214,10 @@ func (w *chatWindows) releaseScrolls() {
 	w.flushTabs()
 	for _, t := range w.chats {
 		t.view.releaseScroll()
+		if t.room != nil && t.room.occupantsStale {
+			t.room.occupantsStale = false
+			t.room.refreshOccupants()
+		}
 	}
 }
 

@@ -76,6 +76,7 @@ type paceBench struct {
 	rooms        []jid.JID
 	pwFile       string
 	profiles     string // MAGPIE_BENCH_PROFILE
+	shots        string // MAGPIE_SCREENSHOTS: where screenshots go, if set
 }
 
 // BenchmarkAppPace measures what a burst of messages and a sign-in cost
@@ -103,7 +104,7 @@ func BenchmarkAppPace(b *testing.B) {
 			b.Skipf("%s not installed", tool)
 		}
 	}
-	p := &paceBench{bin: os.Getenv("MAGPIE_BENCH_BIN"), profiles: os.Getenv("MAGPIE_BENCH_PROFILE")}
+	p := &paceBench{bin: os.Getenv("MAGPIE_BENCH_BIN"), profiles: os.Getenv("MAGPIE_BENCH_PROFILE"), shots: os.Getenv("MAGPIE_SCREENSHOTS")}
 	if p.bin == "" {
 		p.bin = filepath.Join(b.TempDir(), "magpie")
 		if out, err := exec.Command("go", "build", "-o", p.bin, "..").CombinedOutput(); err != nil {
@@ -205,6 +206,7 @@ func BenchmarkAppPace(b *testing.B) {
 					cpu0 := r.cpu(b)
 					last := p.burst(b, kind != "spread")
 					idleAt := r.waitIdle(b, last)
+					p.screenshot(b, "burst-"+kind)
 					cpu += (r.cpuAt(idleAt) - cpu0).Seconds()
 					idle += max(idleAt.Sub(last), 0).Seconds()
 					peak = max(peak, r.peakMB(b))
@@ -387,6 +389,7 @@ func (p *paceBench) launch(b *testing.B, home, name string) *paceRun {
 		find.Env = []string{"DISPLAY=" + p.display}
 		if got, _ := find.Output(); len(strings.TrimSpace(string(got))) > 0 {
 			r.window = time.Now()
+			p.screenshot(b, name+"-window")
 			break
 		}
 		if ctx.Err() != nil {
@@ -400,6 +403,13 @@ func (p *paceBench) launch(b *testing.B, home, name string) *paceRun {
 		b.Fatalf("the app did not come online:\n%s", out.String())
 	}
 	return r
+}
+
+// screenshot saves the screen as name.png where MAGPIE_SCREENSHOTS says.
+func (p *paceBench) screenshot(b *testing.B, name string) {
+	if p.shots != "" {
+		screenshot(b, p.display, filepath.Join(p.shots, name+".png"))
+	}
 }
 
 // watchOnline reports when the account comes online, as the first sender

@@ -43,6 +43,13 @@ type roomView struct {
 	occupants map[string]xmpp.Occupant
 	sorted    []xmpp.Occupant
 	people    *widget.List
+	// occupantsStale is set when occupants changed during a batch of
+	// events: the list is sorted and redrawn once, at its end (a room of
+	// hundreds rejoined sends as many presences).
+	occupantsStale bool
+	// chat is the room's conversation view (its holdScroll says whether a
+	// batch is being applied).
+	chat *chatView
 
 	// removed says why the user is out of the room; with rejoin, shown
 	// under the header only then.
@@ -104,7 +111,7 @@ func roleWord(role string) string {
 }
 
 func newRoomView(room jid.JID, nick string, chat *chatView, onRejoin func(), onNick func(string)) *roomView {
-	r := &roomView{room: room, nick: nick, occupants: map[string]xmpp.Occupant{}, onNick: onNick}
+	r := &roomView{room: room, nick: nick, occupants: map[string]xmpp.Occupant{}, onNick: onNick, chat: chat}
 	r.people = widget.NewList(
 		func() int { return len(r.sorted) },
 		func() fyne.CanvasObject {
@@ -177,6 +184,10 @@ func (r *roomView) occupantChanged(e xmpp.OccupantChanged) {
 		}
 	default:
 		r.occupants[o.Nick] = o
+	}
+	if r.chat != nil && r.chat.holdScroll { // in a batch
+		r.occupantsStale = true
+		return
 	}
 	r.refreshOccupants()
 }
