@@ -50,12 +50,7 @@ func companyRoster(n int, domain string) []prosodytest.RosterItem {
 // probes are then "unavailable", not "unsubscribed" (which would make the
 // server change zhangsan's roster at every sign-in).
 func companyServer(b *testing.B, n int, password string, extra ...prosodytest.RosterItem) (*prosodytest.Server, string) {
-	return companyServerWith(b, prosodytest.Options{LogLevel: "info"}, n, password, extra...)
-}
-
-// companyServerWith is companyServer on a Prosody started with opts.
-func companyServerWith(b *testing.B, opts prosodytest.Options, n int, password string, extra ...prosodytest.RosterItem) (*prosodytest.Server, string) {
-	srv := prosodytest.Start(b, opts)
+	srv := prosodytest.Start(b, prosodytest.Options{LogLevel: "info"})
 	account := srv.AddUser(b, "zhangsan", password)
 	roster := append(companyRoster(n-len(extra), srv.Domain), extra...)
 	if err := srv.SetRoster("zhangsan", 1, roster); err != nil {
