@@ -73,6 +73,11 @@ type chatView struct {
 	retryMin    fyne.Size // the Retry button's, for textSize retryMinFor
 	retryMinFor float32
 
+	// holdScroll is set while a batch of events is applied: a message
+	// that the view should follow sets pendingScroll, and the view
+	// scrolls once when the batch ends (releaseScroll).
+	holdScroll, pendingScroll bool
+
 	// history pages the stored conversation in; nil without a store.
 	history *chatHistory
 	merging bool // rows are being inserted: the list's offset is stale
@@ -198,7 +203,7 @@ func (v *chatView) Append(m chatMessage) {
 		}
 		v.backToLatest()
 	}
-	follow := m.Outgoing || v.atBottom()
+	follow := m.Outgoing || v.pendingScroll || v.atBottom()
 	v.msgs = append(v.msgs, m)
 	v.texts = append(v.texts, nil)
 	v.layouts = append(v.layouts, nil)
@@ -209,7 +214,11 @@ func (v *chatView) Append(m chatMessage) {
 		v.list.Refresh()
 	}
 	if follow {
-		v.scrollToBottom()
+		if v.holdScroll {
+			v.pendingScroll = true // once, at the end of the batch
+		} else {
+			v.scrollToBottom()
+		}
 	}
 }
 
@@ -355,6 +364,16 @@ func (v *chatView) resized(width float32) {
 	v.width, v.textSize = width, textSize
 	for i := range v.msgs {
 		v.list.SetItemHeight(i, v.layoutFor(i, width).height)
+	}
+}
+
+// releaseScroll ends a batch: the view follows the newest message if one
+// that came during the batch asked it to.
+func (v *chatView) releaseScroll() {
+	v.holdScroll = false
+	if v.pendingScroll {
+		v.pendingScroll = false
+		v.scrollToBottom()
 	}
 }
 

@@ -38,6 +38,19 @@ type chatWindows struct {
 	// leaving are the rooms whose tab the user closed, until the core
 	// confirms the leave: their messages meanwhile do not reopen the tab.
 	leaving map[string]bool
+	// unreadChanged are the conversations whose unread count changed
+	// since it was last handed to the store (with whether each is a
+	// room); restored are the counts read from the store for rooms whose
+	// tab is not open yet.
+	unreadChanged map[string]bool
+	restored      map[string]int
+	// holding is set while a batch of events is applied: the views
+	// scroll once at its end (holdScrolls, releaseScrolls), and the tabs
+	// opened meanwhile (newTabs) join the tab bar together: adding one
+	// redraws every tab of the bar, and fifty colleagues writing at once
+	// made fifty tabs one by one.
+	holding bool
+	newTabs []*container.TabItem
 }
 
 type chatTab struct {
@@ -59,7 +72,8 @@ type earlyState struct {
 const maxEarly = 256
 
 func newChatWindows(c *controller) *chatWindows {
-	return &chatWindows{c: c, chats: map[string]*chatTab{}, sent: map[string]string{}, early: map[string]earlyState{}, run: runInBackground}
+	return &chatWindows{c: c, chats: map[string]*chatTab{}, sent: map[string]string{}, early: map[string]earlyState{}, run: c.runner(),
+		unreadChanged: map[string]bool{}, restored: map[string]int{}}
 }
 
 func (c *controller) openChat(j jid.JID) { c.chats.open(j.Bare(), true) }
@@ -97,9 +111,10 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	if !ok {
 		t = &chatTab{peer: bare}
 		t.view = newChatView(bare, func(body string) { w.send(t, body) }, func(id string) { w.retry(t, id) })
+		t.view.holdScroll = w.holding
 		t.item = container.NewTabItem(w.displayName(bare), t.view.Object())
 		w.chats[key] = t
-		w.tabs.Append(t.item)
+		w.addTab(t.item)
 		private := bare.Resourcepart() != "" // with a room's occupant
 		if private {
 			w.privateHeader(t) // there or not, and their profile where known
@@ -123,6 +138,7 @@ func (w *chatWindows) open(bare jid.JID, focus bool) *chatTab {
 	// (that would take the focus and mark the message read unseen); it
 	// waits in its tab, counted unread, with a notification.
 	if focus {
+		w.flushTabs()
 		w.win.Show()
 		w.visible = true
 		w.tabs.Select(t.item)
@@ -146,6 +162,10 @@ func (w *chatWindows) ensureWindow() {
 			if t.item == item {
 				t.view.avatar.unbind()
 				delete(w.chats, key)
+				if t.unread > 0 {
+					w.unreadChanged[key] = t.room != nil
+					w.c.refreshUnread()
+				}
 				if t.room != nil {
 					w.leaveRoom(t) // closing a room's tab leaves it
 				}
@@ -173,13 +193,109 @@ func (w *chatWindows) ensureWindow() {
 func (w *chatWindows) markRead(item *container.TabItem) {
 	for key, t := range w.chats {
 		if t.item == item && t.unread > 0 {
-			t.unread = 0
+			w.setUnread(t, 0)
 			if w.c.main != nil {
 				w.c.main.roster.SetUnread(jid.MustParse(key), 0)
 			}
 		}
 	}
 	w.c.refreshUnread() // with the notices
+}
+
+// holdScrolls starts a batch of events: the views scroll to what arrives
+// once, at its end.
+func (w *chatWindows) holdScrolls() {
+	w.holding = true
+	for _, t := range w.chats {
+		t.view.holdScroll = true
+	}
+}
+
+// releaseScrolls ends the batch.
+func (w *chatWindows) releaseScrolls() {
+	w.holding = false
+	w.flushTabs()
+	for _, t := range w.chats {
+		t.view.releaseScroll()
+		if t.room != nil && t.room.occupantsStale {
+			t.room.occupantsStale = false
+			t.room.refreshOccupants()
+		}
+	}
+}
+
+// addTab adds a chat's tab to the bar, at the end of the batch while one
+// is applied.
+func (w *chatWindows) addTab(item *container.TabItem) {
+	if w.holding {
+		w.newTabs = append(w.newTabs, item)
+		return
+	}
+	w.tabs.Append(item)
+}
+
+// flushTabs adds the tabs opened during the batch, in one change.
+func (w *chatWindows) flushTabs() {
+	if len(w.newTabs) == 0 {
+		return
+	}
+	items := append(append([]*container.TabItem(nil), w.tabs.Items...), w.newTabs...)
+	w.newTabs = nil
+	w.tabs.SetItems(items)
+}
+
+// setUnread sets a tab's unread count, to be stored at the end of the
+// batch (or now, outside one).
+func (w *chatWindows) setUnread(t *chatTab, n int) {
+	t.unread = n
+	w.unreadChanged[t.peer.String()] = t.room != nil
+}
+
+// saveUnread hands the unread counts that changed to the store, in one
+// write.
+func (w *chatWindows) saveUnread() {
+	if len(w.unreadChanged) == 0 || w.c.client == nil {
+		return
+	}
+	counts := make([]xmpp.Unread, 0, len(w.unreadChanged))
+	for key, room := range w.unreadChanged {
+		peer, err := jid.Parse(key)
+		if err != nil {
+			continue
+		}
+		n := 0
+		if t, ok := w.chats[key]; ok {
+			n = t.unread
+		}
+		counts = append(counts, xmpp.Unread{Peer: peer, Room: room, Count: n})
+	}
+	clear(w.unreadChanged)
+	w.c.client.SaveUnread(counts)
+}
+
+// restoreUnread shows the unread counts of the last session: a chat's in
+// its tab (opened, not shown), a room's once its tab opens.
+func (w *chatWindows) restoreUnread(counts []xmpp.Unread) {
+	for _, u := range counts {
+		key := u.Peer.String()
+		// Messages that came meanwhile came after the last session's.
+		if u.Room {
+			if t, ok := w.chats[key]; ok && t.room != nil {
+				w.setUnread(t, t.unread+u.Count)
+				w.c.roomUnread(u.Peer, t.unread)
+			} else {
+				w.restored[key] += u.Count
+				w.c.roomUnread(u.Peer, w.restored[key])
+			}
+			continue
+		}
+		t := w.open(u.Peer, false)
+		w.setUnread(t, t.unread+u.Count)
+		if w.c.main != nil && u.Peer.Resourcepart() == "" {
+			w.c.main.roster.SetUnread(u.Peer, t.unread)
+		}
+	}
+	w.c.refreshUnread()
 }
 
 func (w *chatWindows) setHeader(t *chatTab, p xmpp.Presence, online bool) {
@@ -253,14 +369,14 @@ func (w *chatWindows) received(m xmpp.Message) {
 	}
 	reading := w.c.foreground && w.visible && w.tabs.Selected() == t.item && t.view.Active()
 	if !reading {
-		t.unread++
+		w.setUnread(t, t.unread+1)
 		if w.c.main != nil && bare.Resourcepart() == "" { // a room's occupant is no contact
 			w.c.main.roster.SetUnread(bare, t.unread)
 		}
 		w.c.refreshUnread() // with the notices
 	}
 	if !m.Archived {
-		w.c.notifyMessage(w.displayName(bare), m, reading)
+		w.c.notifyMessage(bare, w.displayName(bare), m, reading)
 	}
 }
 
@@ -268,6 +384,9 @@ func (w *chatWindows) unreadTotal() int {
 	n := 0
 	for _, t := range w.chats {
 		n += t.unread
+	}
+	for _, k := range w.restored { // rooms not open yet
+		n += k
 	}
 	return n
 }

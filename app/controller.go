@@ -67,6 +67,15 @@ type controller struct {
 	foreground bool
 	// notifyHook, when set, receives notifications instead of the desktop.
 	notifyHook func(*fyne.Notification)
+	// notifier collapses message notifications per sender (notify.go).
+	notifier *notifier
+	// pending is the session being signed in, until the server accepts
+	// it (sessionConfirmed) or not (signInDone).
+	pending *pendingSignIn
+	// inBatch is set while a batch of events is applied; what changes
+	// the tray (unreadDirty) and the notifications wait for its end.
+	inBatch     int
+	unreadDirty bool
 	// trayHost is whether the desktop shows tray icons (checked at start).
 	trayHost atomic.Bool
 	// avatars holds the signed-in account's contacts' photos.
@@ -216,21 +225,20 @@ func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.C
 			// session and when another device adds one (rooms.go).
 			opts := append(cfg.Options(), xmpp.WithPassword(password), xmpp.WithVersion(version), xmpp.WithStore(db), xmpp.WithAutojoin())
 			client, err = xmpp.New(cfg.JID, append(opts, extra...)...)
-			if err == nil {
-				if err = client.Connect(ctx); err != nil {
-					client.Close()
-				}
+			if err != nil {
+				db.Close()
 			}
 		}
+		if err != nil {
+			toUI(func() { c.signInDone(nil, nil, cfg, password, req, err) })
+			return
+		}
+		// The session's windows are set up while the client connects: the
+		// contacts window shows as soon as the roster is known (sessionStarting).
+		toUI(func() { c.startSession(client, db, cfg, req) })
+		err = client.Connect(ctx)
 		if ctx.Err() == context.Canceled {
-			if err == nil {
-				client.Close() // cancelled just as it succeeded
-			}
-			err = context.Canceled
-		}
-		if err != nil && db != nil {
-			db.Close()
-			db = nil
+			err = context.Canceled // cancelled, maybe just as it succeeded
 		}
 		toUI(func() { c.signInDone(client, db, cfg, password, req, err) })
 	}()
@@ -261,9 +269,22 @@ func openStore(storePath func(string) (string, error), account string) (*store.D
 	return db, nil
 }
 
+// signInDone ends a sign-in: the session that startSession set up for
+// client is confirmed, or ended with the error shown in the login window.
+// client is nil when it could not even be made.
 func (c *controller) signInDone(client *xmpp.Client, db *store.DB, cfg xmpp.AccountConfig, password func(context.Context) (string, error), req *loginRequest, err error) {
+	if client != nil && (c.pending == nil || c.pending.client != client) {
+		// Signed out (or quit) while it connected: signOut closed it.
+		return
+	}
 	c.cancelSignIn = nil
 	c.login.SetBusy(false)
+	if err != nil && client != nil {
+		c.endSession()
+		if c.loginWin != nil {
+			c.loginWin.Show()
+		}
+	}
 	var certErr *xmpp.CertificateError
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -285,7 +306,7 @@ func (c *controller) signInDone(client *xmpp.Client, db *store.DB, cfg xmpp.Acco
 		c.login.ShowError(describeError(err))
 		return
 	}
-	c.signedIn(client, db, cfg, req)
+	c.sessionConfirmed(req)
 }
 
 // askTrust shows the certificate the server presented and lets the user pin
@@ -332,40 +353,102 @@ func (c *controller) askTrust(cfg xmpp.AccountConfig, ce *xmpp.CertificateError,
 	d.Show()
 }
 
-// signedIn stores what is to be remembered and switches to the main window.
+// pendingSignIn is a session whose windows are set up while its client
+// connects.
+type pendingSignIn struct {
+	client *xmpp.Client
+	// auto is a sign-in with the remembered password (at start): the
+	// contacts window may show from the roster cache, before the server
+	// has checked the password. One typed in waits for the server.
+	auto bool
+	// applies carries background results (photos, the idle watcher's)
+	// to the pump.
+	applies chan func()
+}
+
+// signedIn switches to the session of a client that is online: the
+// windows, then what is to be remembered.
 func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.AccountConfig, req *loginRequest) {
+	c.startSession(client, db, cfg, req)
+	c.sessionConfirmed(req)
+}
+
+// startSession sets up the session's windows and starts the pump while the
+// client signs in. The contacts window shows when the roster is known
+// (rosterKnown): at once from the roster cache for an automatic sign-in,
+// when the server sends it otherwise; sessionConfirmed shows it at the
+// latest.
+func (c *controller) startSession(client *xmpp.Client, db *store.DB, cfg xmpp.AccountConfig, req *loginRequest) {
 	c.client, c.store, c.account = client, db, cfg
 	// Photos fetched in the background reach the UI through the pump.
 	applies := make(chan func(), maxAvatarFetches)
+	c.pending = &pendingSignIn{client: client, auto: req == nil, applies: applies}
 	c.avatars, c.profiles, c.ownName = newAvatarCache(client, nil), nil, ""
 	c.avatars.deliverTo(applies)
-	prefs := c.app.Preferences()
-	prefs.SetString(prefLastAccount, cfg.JID)
-	// The strongest sign-in the server has offered is the least it may
-	// offer next time (a weaker one is refused as a downgrade).
-	cfg.SASLFloor = client.SASLFloor()
-	c.account = cfg
-	if err := c.accounts.Save(cfg); err != nil {
-		fyne.LogError("save account", err)
-	}
 	c.notices = newNoticeInbox(c, client)
 	c.main = newMainWindow(c)
 	c.chats = newChatWindows(c)
 	c.notices.refreshCount()
+	if db != nil {
+		c.chats.run(func() func() {
+			counts, err := client.UnreadCounts()
+			return func() {
+				if err != nil {
+					fyne.LogError("read unread counts", err)
+				}
+				if c.client == client {
+					c.chats.restoreUnread(counts)
+				}
+			}
+		})
+	}
 	c.bookmarks = nil
-	c.loadBookmarks()
+	go c.pump(client, applies)
+}
+
+// rosterKnown shows the contacts window of a session still signing in once
+// its roster is known.
+func (c *controller) rosterKnown(e xmpp.RosterUpdated) {
+	if p := c.pending; p != nil && e.Full && (!e.Cached || p.auto) {
+		c.showSession()
+	}
+}
+
+// showSession puts the contacts window up in place of the login window.
+func (c *controller) showSession() {
+	if c.main.shown {
+		return
+	}
+	c.main.shown = true
 	c.main.win.Show()
 	if c.loginWin != nil {
 		c.loginWin.Hide()
 	}
+}
+
+// sessionConfirmed finishes a sign-in the server accepted: the contacts
+// window, and what is to be remembered.
+func (c *controller) sessionConfirmed(req *loginRequest) {
+	p, cfg := c.pending, c.account
+	c.pending = nil
+	prefs := c.app.Preferences()
+	prefs.SetString(prefLastAccount, cfg.JID)
+	// The strongest sign-in the server has offered is the least it may
+	// offer next time (a weaker one is refused as a downgrade).
+	cfg.SASLFloor = p.client.SASLFloor()
+	c.account = cfg
+	if err := c.accounts.Save(cfg); err != nil {
+		fyne.LogError("save account", err)
+	}
+	c.loadBookmarks()
+	c.showSession()
 	// The user's own provisioning file deciding trust stays in sight after
 	// an automatic sign-in too, which shows the login window only briefly.
 	if w := describeProvisionWarnings(c.provision.Warnings); w != "" {
 		c.main.showProblem(w)
 	}
-	go c.pump(client, applies)
 	c.applyPendingLinks()
-	c.startIdleWatcher(applies)
+	c.startIdleWatcher(p.applies)
 	if req == nil {
 		return
 	}
@@ -376,7 +459,7 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 	}
 	prefs.SetBool(prefRemember, req.Remember)
 	prefs.SetBool(prefAutoSignIn, req.Auto)
-	secrets, account, password := c.secrets, cfg.JID, req.Password
+	secrets, account, password, toUI := c.secrets, cfg.JID, req.Password, c.uiRunner()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -387,7 +470,10 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 			err = derr
 		}
 		if err != nil {
-			fyne.Do(func() {
+			toUI(func() {
+				if c.main == nil {
+					return // signed out meanwhile
+				}
 				dialog.ShowInformation(lang.L("Password not remembered"),
 					lang.L("You are signed in, but the system keyring is unavailable, so Magpie cannot remember the password and will ask for it next time. ({{.Error}})",
 						map[string]any{"Error": err}), c.main.win)
@@ -400,7 +486,7 @@ func (c *controller) signedIn(client *xmpp.Client, db *store.DB, cfg xmpp.Accoun
 // them the results of background work sent on applies (avatars).
 func (c *controller) pump(client *xmpp.Client, applies <-chan func()) {
 	events := client.Events()
-	q := &uiQueue{toUI: c.uiRunner(), apply: func(batch []any) { c.applyBatch(client, batch) }}
+	q := &uiQueue{toUI: c.uiRunner(), apply: func(batch []any) { c.applyBatch(client, batch) }, interval: uiBatchInterval, maxInterval: uiBatchMaxInterval}
 	for {
 		select {
 		case apply := <-applies:
@@ -427,6 +513,11 @@ func (c *controller) applyBatch(client *xmpp.Client, batch []any) {
 		requests.hold()
 		defer requests.release()
 	}
+	c.inBatch++
+	defer c.endBatch()
+	if c.chats != nil && c.inBatch == 1 {
+		c.chats.holdScrolls()
+	}
 	for _, item := range batch {
 		if c.client != client { // a batch can sign out
 			return
@@ -438,6 +529,35 @@ func (c *controller) applyBatch(client *xmpp.Client, batch []any) {
 			c.handle(item)
 		}
 	}
+}
+
+// endBatch applies what a batch of events changed in the tray and the
+// notifications, once for the whole batch.
+func (c *controller) endBatch() {
+	if c.inBatch--; c.inBatch > 0 {
+		return
+	}
+	if c.unreadDirty {
+		c.unreadDirty = false
+		c.refreshUnread()
+	}
+	if c.chats != nil {
+		c.chats.releaseScrolls()
+		c.chats.saveUnread()
+	}
+	if c.notifier != nil {
+		c.notifier.flush()
+	}
+}
+
+// runner runs work in the background and hands its result over as
+// uiRunner does: runInBackground, unless a test or benchmark set toUI.
+func (c *controller) runner() backgroundRunner {
+	if c.toUI == nil {
+		return runInBackground
+	}
+	toUI := c.toUI
+	return func(load func() func()) { go func() { toUI(load()) }() }
 }
 
 // uiRunner returns how background work reaches Fyne's goroutine: toUI, or
@@ -464,7 +584,9 @@ func (c *controller) handle(e xmpp.Event) {
 				c.loadOwnProfile()
 			}
 		}
-		if e.State == xmpp.Offline && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate) || errors.Is(e.Err, xmpp.ErrUnsafeSignIn)) {
+		// A sign-in that fails is signInDone's to end (a certificate to
+		// trust, say); a session that was up is signed out.
+		if e.State == xmpp.Offline && c.pending == nil && e.Err != nil && (errors.Is(e.Err, xmpp.ErrAuth) || errors.Is(e.Err, xmpp.ErrCertificate) || errors.Is(e.Err, xmpp.ErrUnsafeSignIn)) {
 			c.signOut(describeError(e.Err))
 		}
 	case xmpp.RosterUpdated:
@@ -473,6 +595,7 @@ func (c *controller) handle(e xmpp.Event) {
 		} else {
 			c.main.roster.UpdateContacts(e.Contacts)
 		}
+		c.rosterKnown(e)
 	case xmpp.PresenceChanged:
 		bare := e.From.Bare()
 		best, online := c.client.BestPresence(bare)
@@ -544,8 +667,19 @@ func (c *controller) showMain() {
 
 // signOut ends the session and returns to the login window.
 func (c *controller) signOut(message string) {
+	if c.pending != nil && c.login != nil {
+		c.login.SetBusy(false) // its Connect fails now, unnoticed
+		c.cancelSignIn = nil
+	}
+	c.endSession()
+	c.showLogin(c.account, message)
+}
+
+// endSession closes the session: the client, then the store, off the UI
+// thread, and the session's windows.
+func (c *controller) endSession() {
 	client, db := c.client, c.store
-	c.client, c.store, c.bookmarks = nil, nil, nil
+	c.client, c.store, c.bookmarks, c.pending = nil, nil, nil, nil
 	if client != nil {
 		go func() {
 			leaveAllRooms(client)
@@ -556,6 +690,8 @@ func (c *controller) signOut(message string) {
 		}()
 	}
 	c.stopIdleWatcher()
+	c.notifier.close()
+	c.notifier = nil
 	if c.chats != nil {
 		c.chats.close()
 	}
@@ -568,7 +704,6 @@ func (c *controller) signOut(message string) {
 		c.main = nil
 	}
 	c.tray.setUnread(0)
-	c.showLogin(c.account, message)
 }
 
 // shutdown signs out cleanly when the app quits.

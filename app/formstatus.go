@@ -2,21 +2,22 @@ package app
 
 import (
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/lang"
 	"fyne.io/fyne/v2/widget"
 )
 
 // formStatus is the bottom of a dialog that asks the server something: a
-// bar that runs while it waits, and the problem in words when it fails.
+// note that shows while it waits, and the problem in words when it fails.
 // Dialogs embed it and put problem and busy in their content.
 type formStatus struct {
 	problem *widget.Label
-	busy    *widget.ProgressBarInfinite
+	busy    *busyNote
 }
 
 func newFormStatus() formStatus {
 	s := formStatus{
 		problem: &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance},
-		busy:    widget.NewProgressBarInfinite(),
+		busy:    newBusyNote(lang.L("Waiting for the server…")),
 	}
 	s.problem.Hide()
 	s.idle()

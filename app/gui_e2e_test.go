@@ -72,7 +72,7 @@ func guiBinary(t *testing.T) string {
 }
 
 // screenshot saves the whole X screen to dir/name (ImageMagick's import).
-func screenshot(t *testing.T, display, path string) {
+func screenshot(t testing.TB, display, path string) {
 	t.Helper()
 	cmd := exec.Command("import", "-display", display, "-window", "root", path)
 	if out, err := cmd.CombinedOutput(); err != nil {

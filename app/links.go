@@ -123,7 +123,7 @@ func (c *controller) openArgs(args []string) {
 					map[string]any{"Link": arg, "Reason": strings.TrimPrefix(err.Error(), "xmppuri: ")}))
 			continue
 		}
-		if c.client == nil || c.main == nil {
+		if c.client == nil || c.main == nil || c.pending != nil {
 			if len(c.pendingLinks) == maxPendingLinks {
 				c.pendingLinks = c.pendingLinks[1:]
 			}

@@ -41,7 +41,7 @@ type loginForm struct {
 	server    *widget.Entry
 	directTLS *widget.Check
 	message   *widget.Label
-	progress  *widget.ProgressBarInfinite
+	progress  *busyNote
 	signIn    *widget.Button
 	cancel    *widget.Button
 	content   fyne.CanvasObject
@@ -81,9 +81,7 @@ func newLoginForm(defaultDomain string, onSubmit func(loginRequest), onCancel fu
 	f.directTLS = widget.NewCheck(lang.L("Direct TLS (port 5223)"), nil)
 	f.message = &widget.Label{Wrapping: fyne.TextWrapWord, Importance: widget.DangerImportance}
 	f.message.Hide()
-	f.progress = widget.NewProgressBarInfinite()
-	f.progress.Stop()
-	f.progress.Hide()
+	f.progress = newBusyNote(lang.L("Signing in…"))
 	f.signIn = &widget.Button{Text: lang.L("Sign in"), Importance: widget.HighImportance, OnTapped: f.submit}
 	f.cancel = &widget.Button{Text: lang.L("Cancel"), OnTapped: func() {
 		if f.onCancel != nil {

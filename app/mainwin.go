@@ -26,6 +26,7 @@ import (
 type mainWindow struct {
 	c      *controller
 	win    fyne.Window
+	shown  bool // put up once (the session's sign-in got far enough)
 	roster *rosterView
 	// avatar is the own photo, beside the status; a tap edits the profile.
 	avatar *avatarView

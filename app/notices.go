@@ -289,6 +289,13 @@ func (n *noticeInbox) close() {
 
 // refreshUnread shows the unread chats and notices together in the tray.
 func (c *controller) refreshUnread() {
+	if c.inBatch > 0 {
+		c.unreadDirty = true // once, at the end of the batch
+		return
+	}
+	if c.chats != nil {
+		c.chats.saveUnread()
+	}
 	notices := c.notices.unreadCount()
 	total := notices
 	if c.chats != nil {

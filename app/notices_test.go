@@ -91,7 +91,7 @@ func newNoticeFixture(t *testing.T) *noticeFixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	client, err := xmpp.New(me.String(), xmpp.WithPassword(func(context.Context) (string, error) { return "pw", nil }), xmpp.WithStore(db),
-		xmpp.WithNoticeSenders(notifier.String()))
+		xmpp.WithNoticeSenders(notifierJID.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func (f *noticeFixture) deliver(t *testing.T, n xmpp.Notice) xmpp.Notice {
 func (f *noticeFixture) trayText() string { return f.c.tray.unread.Label }
 
 var (
-	server   = jid.MustParse("oa.example")
-	notifier = jid.MustParse("oa-notify@oa.example") // provisioned
+	server      = jid.MustParse("oa.example")
+	notifierJID = jid.MustParse("oa-notify@oa.example") // provisioned
 )
 
 // TestNoticesView: the inbox window lists the stored notices newest first

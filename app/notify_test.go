@@ -109,8 +109,42 @@ func TestMessageNotifications(t *testing.T) {
 		t.Fatalf("notified with notifications off: %+v", sent[1:])
 	}
 	c.app.Preferences().SetBool(prefNotifications, true)
+	// bob was notified a moment ago: the next waits for the cooldown.
+	c.notes().now = func() time.Time { return time.Now().Add(notifyCooldown) }
 	receive("fifth")
 	if len(sent) != 2 || sent[1].Content != "fifth" {
 		t.Fatalf("notifications back on: %+v", sent)
+	}
+}
+
+// TestTrayIconSmall: the tray gets a 64-pixel icon, the app's own icon
+// averaged down (its colours kept), not the 512-pixel one, which went over
+// D-Bus as a 1 MiB pixmap on every change.
+func TestTrayIconSmall(t *testing.T) {
+	out := shrinkIcon(assets.Icon, trayIconSize)
+	small, err := png.Decode(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _ := png.Decode(bytes.NewReader(assets.Icon))
+	if b := small.Bounds(); b.Dx() != trayIconSize || b.Dy() != trayIconSize {
+		t.Fatalf("tray icon %v", b)
+	}
+	// The centre pixel is the average of the 8x8 block it covers.
+	scale := big.Bounds().Dx() / trayIconSize
+	cx := trayIconSize / 2
+	var sum [4]uint32
+	for y := cx * scale; y < (cx+1)*scale; y++ {
+		for x := cx * scale; x < (cx+1)*scale; x++ {
+			r, g, b, a := big.At(x, y).RGBA()
+			sum[0], sum[1], sum[2], sum[3] = sum[0]+r>>8, sum[1]+g>>8, sum[2]+b>>8, sum[3]+a>>8
+		}
+	}
+	r, g, b, a := small.At(cx, cx).RGBA()
+	n := uint32(scale * scale)
+	for i, got := range []uint32{r >> 8, g >> 8, b >> 8, a >> 8} {
+		if want := sum[i] / n; got+2 < want || got > want+2 {
+			t.Fatalf("centre channel %d is %d, want about %d", i, got, want)
+		}
 	}
 }

@@ -43,6 +43,13 @@ type roomView struct {
 	occupants map[string]xmpp.Occupant
 	sorted    []xmpp.Occupant
 	people    *widget.List
+	// occupantsStale is set when occupants changed during a batch of
+	// events: the list is sorted and redrawn once, at its end (a room of
+	// hundreds rejoined sends as many presences).
+	occupantsStale bool
+	// chat is the room's conversation view (its holdScroll says whether a
+	// batch is being applied).
+	chat *chatView
 
 	// removed says why the user is out of the room; with rejoin, shown
 	// under the header only then.
@@ -104,7 +111,7 @@ func roleWord(role string) string {
 }
 
 func newRoomView(room jid.JID, nick string, chat *chatView, onRejoin func(), onNick func(string)) *roomView {
-	r := &roomView{room: room, nick: nick, occupants: map[string]xmpp.Occupant{}, onNick: onNick}
+	r := &roomView{room: room, nick: nick, occupants: map[string]xmpp.Occupant{}, onNick: onNick, chat: chat}
 	r.people = widget.NewList(
 		func() int { return len(r.sorted) },
 		func() fyne.CanvasObject {
@@ -177,6 +184,10 @@ func (r *roomView) occupantChanged(e xmpp.OccupantChanged) {
 		}
 	default:
 		r.occupants[o.Nick] = o
+	}
+	if r.chat != nil && r.chat.holdScroll { // in a batch
+		r.occupantsStale = true
+		return
 	}
 	r.refreshOccupants()
 }
@@ -311,10 +322,12 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 	t, ok := w.chats[room.String()]
 	if !ok || t.room == nil {
 		if ok { // a chat with the room's address: the room replaces it
+			w.flushTabs()
 			w.tabs.Remove(t.item)
 		}
 		t = &chatTab{peer: room}
 		t.view = newChatView(room, func(body string) { w.sendRoom(t, body) }, func(id string) { w.retry(t, id) })
+		t.view.holdScroll = w.holding
 		t.room = newRoomView(room, nick, t.view, func() { w.rejoin(t) }, func(nick string) { w.changeNick(t, nick) })
 		t.room.onPrivate = func(nick string) {
 			if occupant, err := room.WithResource(nick); err == nil {
@@ -322,6 +335,10 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 			}
 		}
 		t.room.joined = true
+		if n, ok := w.restored[room.String()]; ok {
+			t.unread = n // from the last session
+			delete(w.restored, room.String())
+		}
 		defer func() {
 			// Opened for a room the user is not in (a search result in a
 			// room left long ago): say so, with Rejoin.
@@ -335,7 +352,7 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		t.view.avatar.bind(nil, room.String(), roomAvatarName(title))
 		t.item = container.NewTabItemWithIcon(title, theme.AccountIcon(), t.room.root)
 		w.chats[room.String()] = t
-		w.tabs.Append(t.item)
+		w.addTab(t.item)
 		if w.c.client != nil {
 			t.room.setOccupants(w.c.client.Occupants(room))
 			if r, ok := w.c.coreRoom(room); ok {
@@ -353,6 +370,7 @@ func (w *chatWindows) openRoom(room jid.JID, nick string, focus bool) *chatTab {
 		}
 	}
 	if focus {
+		w.flushTabs()
 		w.win.Show()
 		w.visible = true
 		w.tabs.Select(t.item)
@@ -423,7 +441,7 @@ func (w *chatWindows) roomMessage(e xmpp.RoomMessage) {
 	}
 	reading := w.c.foreground && w.visible && w.tabs.Selected() == t.item && t.view.Active()
 	if !reading && !m.Delayed {
-		t.unread++
+		w.setUnread(t, t.unread+1)
 		w.c.roomUnread(e.Room, t.unread)
 		w.c.refreshUnread()
 		w.c.notifyRoomMessage(e, cm.Mention)

@@ -35,13 +35,16 @@ func (c *controller) notifyRoomMessage(e xmpp.RoomMessage, mention bool) {
 	if c.client == nil || !c.notificationsWanted() || !roomNotifyWanted(c.client.RoomNotify(e.Room), mention) {
 		return
 	}
-	args := map[string]any{"Nick": e.Nick, "Room": c.roomTitle(e.Room)}
-	title := lang.L("{{.Nick}} in {{.Room}}", args)
+	room := c.roomTitle(e.Room)
+	args := map[string]any{"Nick": e.Nick, "Room": room}
+	title, key, collapsed := lang.L("{{.Nick}} in {{.Room}}", args), "room:"+e.Room.String(), room
 	if mention {
-		title = lang.L("{{.Nick}} mentioned you in {{.Room}}", args)
+		// Mentions are collapsed apart: they get through a muted room.
+		title, key = lang.L("{{.Nick}} mentioned you in {{.Room}}", args), "mention:"+e.Room.String()
+		collapsed = lang.L("Mentions in {{.Room}}", args)
 	}
 	// A nick is anyone's to choose: no check mark (see noticemark.go).
-	c.sendNotification(fyne.NewNotification(withoutCheckMarks(title), notificationText(withoutCheckMarks(e.Body))))
+	c.notes().add(key, withoutCheckMarks(title), notificationText(withoutCheckMarks(e.Body)), withoutCheckMarks(collapsed))
 }
 
 // roomNotifyItem is the "Notifications" submenu of a room's menus: the

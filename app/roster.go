@@ -63,6 +63,8 @@ type rosterView struct {
 	// release.
 	held                          int
 	pendingRebuild, pendingRedraw bool
+	// refreshes counts the list's refreshes (tests count the work).
+	refreshes int
 
 	search  *widget.Entry
 	list    *rosterList
@@ -288,6 +290,7 @@ func (v *rosterView) redraw() {
 		v.pendingRedraw = true
 		return
 	}
+	v.refreshes++
 	v.list.Refresh()
 }
 
@@ -306,6 +309,7 @@ func (v *rosterView) release() {
 	case rebuild:
 		v.rebuild()
 	case redraw:
+		v.refreshes++
 		v.list.Refresh()
 	}
 }
@@ -449,6 +453,7 @@ func (v *rosterView) rebuild() {
 	for _, g := range v.order {
 		v.rows = v.appendGroup(v.rows, g)
 	}
+	v.refreshes++
 	v.list.Refresh()
 
 	if hadSelection {

@@ -418,7 +418,12 @@ func (c *Client) maintain(ctx context.Context, l *link, done chan struct{}) {
 				l = nl
 				break
 			}
-			c.forgetPresences() // not resumed: what we knew is stale
+			if _, _, _, ok := c.sm.resumable(); !ok {
+				// Not resumable: what we knew is stale. (A stream that
+				// can still be resumed keeps them, as dropLink does: the
+				// server does not send them again on resumption.)
+				c.forgetPresences()
+			}
 			if ctx.Err() != nil {
 				return
 			}

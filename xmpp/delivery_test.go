@@ -116,6 +116,33 @@ func TestResumeAfterCut(t *testing.T) {
 	}
 }
 
+// TestResumeAfterFailedAttempt: a reconnect attempt that fails while the
+// network is still down does not forget the contacts' presences when the
+// stream can still be resumed: the resumption that follows brings no
+// presences again, so alice would see bob offline until he changed his.
+func TestResumeAfterFailedAttempt(t *testing.T) {
+	srv := startProsody(t)
+	proxy := newNetProxy(t, srv.C2SAddr)
+	alice, ae := online(t, srv, "alice", WithStore(openStore(t)), WithServer(proxy.Addr()))
+	bob, be := online(t, srv, "bob")
+	follow(t, alice, bob, be)
+	waitFor(t, ae, 5*time.Second, func(e PresenceChanged) bool { return e.From.Bare().Equal(bob.Account()) && e.Available() })
+	mark := ae.mark()
+	proxy.Down()
+	// Reconnecting, an attempt that fails, Reconnecting again.
+	waitFrom(t, ae, mark, 5*time.Second, func(e StateChanged) bool { return e.State == Connecting })
+	mark = ae.mark()
+	waitFrom(t, ae, mark, 5*time.Second, func(e StateChanged) bool { return e.State == Reconnecting })
+	proxy.Up()
+	waitFrom(t, ae, mark, 15*time.Second, func(e StateChanged) bool { return e.State == Online })
+	if !alice.linkResumed() {
+		t.Fatal("the stream was not resumed")
+	}
+	if _, ok := alice.BestPresence(bob.Account()); !ok {
+		t.Fatal("after the resumption alice no longer sees bob online")
+	}
+}
+
 // TestServerRestartMidConversation restarts the server between messages:
 // resumption is refused (the server forgot the session), the client starts
 // a new one, catches up from the archive and offline storage, and sends its

@@ -50,6 +50,9 @@ type StateChanged struct {
 type RosterUpdated struct {
 	Contacts []Contact
 	Full     bool
+	// Cached is set on the roster shown from the store when a sign-in
+	// begins, before the server has authenticated the account.
+	Cached bool
 }
 
 // PresenceChanged reports a contact's (or one of the own account's other

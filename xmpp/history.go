@@ -245,6 +245,8 @@ type storeWriter struct {
 	todo   []storeItem
 	closed bool
 	wake   chan struct{}
+	// urgent cuts the wait between batches short: a barrier was pushed.
+	urgent chan struct{}
 
 	// newest is the latest time stored per conversation (read from the
 	// store on first use), for placing stamped messages; only run uses it.
@@ -259,7 +261,7 @@ type storeItem struct {
 }
 
 func newStoreWriter(c *Client, db *store.DB) *storeWriter {
-	w := &storeWriter{c: c, db: db, wake: make(chan struct{}, 1), newest: map[string]time.Time{}}
+	w := &storeWriter{c: c, db: db, wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1), newest: map[string]time.Time{}}
 	if db != nil {
 		go w.run()
 	}
@@ -292,6 +294,12 @@ func (w *storeWriter) push(it storeItem) {
 	case w.wake <- struct{}{}:
 	default:
 	}
+	if it.barrier != nil {
+		select {
+		case w.urgent <- struct{}{}:
+		default:
+		}
+	}
 	w.mu.Unlock()
 }
 
@@ -321,9 +329,27 @@ func (w *storeWriter) close() {
 	w.mu.Unlock()
 }
 
+// storeBatchInterval spaces the writer's transactions: what arrives after
+// a quiet spell is stored at once, what follows within the interval waits
+// for it and is stored with whatever else came meanwhile. A burst of
+// messages arriving one every few milliseconds then costs a transaction
+// per interval instead of one (and an archive cursor update) per message.
+const storeBatchInterval = 50 * time.Millisecond
+
 func (w *storeWriter) run() {
+	var last time.Time // when the last batch was taken
 	for range w.wake {
 		for {
+			if wait := time.Until(last.Add(storeBatchInterval)); wait > 0 {
+				// A barrier does not wait: the stream management handler
+				// waits on one, holding up the reading of the stream.
+				timer := time.NewTimer(wait)
+				select {
+				case <-timer.C:
+				case <-w.urgent:
+				}
+				timer.Stop()
+			}
 			w.mu.Lock()
 			todo := w.todo
 			w.todo = nil
@@ -331,6 +357,7 @@ func (w *storeWriter) run() {
 			if len(todo) == 0 {
 				break
 			}
+			last = time.Now()
 			w.process(todo)
 		}
 	}

@@ -114,7 +114,11 @@ func (c *Client) fetchRoster(ctx context.Context, sess *mxmpp.Session, rosterVer
 }
 
 // setRoster replaces the local copy of the roster and reports it.
-func (c *Client) setRoster(contacts []Contact) {
+func (c *Client) setRoster(contacts []Contact) { c.replaceRoster(contacts, false) }
+
+// replaceRoster is setRoster; cached marks the store's copy shown before
+// the sign-in is through.
+func (c *Client) replaceRoster(contacts []Contact, cached bool) {
 	fresh := make(map[string]Contact, len(contacts))
 	for _, ct := range contacts {
 		fresh[ct.JID.String()] = ct
@@ -128,7 +132,7 @@ func (c *Client) setRoster(contacts []Contact) {
 	}
 	c.roster = fresh
 	c.mu.Unlock()
-	c.events.push(RosterUpdated{Contacts: contacts, Full: true})
+	c.events.push(RosterUpdated{Contacts: contacts, Full: true, Cached: cached})
 	c.forgetPresencesOf(dropped)
 }
 
@@ -142,7 +146,7 @@ func (c *Client) showCachedRoster() {
 	if err != nil || len(items) == 0 {
 		return
 	}
-	c.setRoster(contactsFromCache(items))
+	c.replaceRoster(contactsFromCache(items), true)
 }
 
 func contactsFromCache(items []store.RosterItem) []Contact {

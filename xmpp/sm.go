@@ -176,7 +176,11 @@ func (m *streamMgmt) sentElement(name string, raw []byte) {
 	if keep {
 		it.raw = bytes.Clone(raw)
 	}
-	if name == "message" {
+	// Only a message with a body can be in the store for its ack to move
+	// on; a receipt (sent for every message received) or a chat state
+	// would cost a store lookup each. The body's text cannot hold "<body":
+	// the encoder escapes "<".
+	if name == "message" && bytes.Contains(raw, []byte("<body")) {
 		it.msgID, it.to = startAttr(raw, "id"), startAttr(raw, "to")
 	}
 	m.queue = append(m.queue, it)

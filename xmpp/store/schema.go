@@ -139,4 +139,15 @@ CREATE TRIGGER messages_fts_au AFTER UPDATE OF body, subject ON messages BEGIN
 	INSERT INTO messages_fts (rowid, body, subject) VALUES (new.seq, substr(new.body, 1, 16384), substr(new.subject, 1, 16384));
 END;
 `,
+	// 6: the unread count of each conversation, as the app last showed it
+	// (a chat, a room, a private chat through a room), so that it
+	// survives a restart. A conversation without unread messages has no
+	// row.
+	`
+CREATE TABLE unread (
+	peer  TEXT    PRIMARY KEY,         -- bare JID; room/nick for a private chat
+	room  INTEGER NOT NULL DEFAULT 0,  -- 1 for a group chat room
+	count INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 }
