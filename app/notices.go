@@ -109,7 +109,7 @@ func (n *noticeInbox) refreshCount() {
 	}
 	n.counting = true
 	src := n.src
-	n.c.background()(func() func() {
+	n.c.roomRunner()(func() func() {
 		count, err := src.UnreadNotices()
 		return func() {
 			n.counting = false
