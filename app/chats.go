@@ -44,6 +44,9 @@ type chatWindows struct {
 	// tab is not open yet.
 	unreadChanged map[string]bool
 	restored      map[string]int
+	// restoring is set until the last session's counts are read: the
+	// counts that change meanwhile are stored after them, not over them.
+	restoring bool
 	// holding is set while a batch of events is applied: the views
 	// scroll once at its end (holdScrolls, releaseScrolls), and the tabs
 	// opened meanwhile (newTabs) join the tab bar together: adding one
@@ -254,7 +257,7 @@ func (w *chatWindows) setUnread(t *chatTab, n int) {
 // saveUnread hands the unread counts that changed to the store, in one
 // write.
 func (w *chatWindows) saveUnread() {
-	if len(w.unreadChanged) == 0 || w.c.client == nil {
+	if len(w.unreadChanged) == 0 || w.c.client == nil || w.restoring {
 		return
 	}
 	counts := make([]xmpp.Unread, 0, len(w.unreadChanged))
@@ -276,6 +279,7 @@ func (w *chatWindows) saveUnread() {
 // restoreUnread shows the unread counts of the last session: a chat's in
 // its tab (opened, not shown), a room's once its tab opens.
 func (w *chatWindows) restoreUnread(counts []xmpp.Unread) {
+	w.restoring = false
 	for _, u := range counts {
 		key := u.Peer.String()
 		// Messages that came meanwhile came after the last session's.

@@ -234,7 +234,7 @@ func (c *controller) beginSignIn(cfg xmpp.AccountConfig, password func(context.C
 			return
 		}
 		// The session's windows are set up while the client connects: the
-		// contacts window shows as soon as the roster is known (sessionStarting).
+		// contacts window shows as soon as the roster is known (rosterKnown).
 		toUI(func() { c.startSession(client, db, cfg, req) })
 		err = client.Connect(ctx)
 		if ctx.Err() == context.Canceled {
@@ -390,6 +390,7 @@ func (c *controller) startSession(client *xmpp.Client, db *store.DB, cfg xmpp.Ac
 	c.chats = newChatWindows(c)
 	c.notices.refreshCount()
 	if db != nil {
+		c.chats.restoring = true
 		c.chats.run(func() func() {
 			counts, err := client.UnreadCounts()
 			return func() {

@@ -160,7 +160,8 @@ func BenchmarkAppPace(b *testing.B) {
 			var cores float64
 			for b.Loop() {
 				r := p.launch(b, b.TempDir(), "idle")
-				r.waitIdle(b, r.online)
+				r.waitIdle(b, p.server.waitIdle(b, r.online)) // the sign-in's aftermath done
+				time.Sleep(paceIdleSpan)                      // keep-alives, the idle watcher: a steady state
 				cpu0 := r.cpu(b)
 				time.Sleep(paceIdleSpan)
 				cores += (r.cpu(b) - cpu0).Seconds() / paceIdleSpan.Seconds()

@@ -137,7 +137,7 @@ func TestProvisionedSignIn(t *testing.T) {
 		if top := c.loginWin.Canvas().Overlays().Top(); top != nil {
 			t.Fatalf("a dialog was shown:\n%s", dialogTexts(c.loginWin))
 		}
-		return c.main != nil
+		return c.main != nil && c.pending == nil // the server accepted the sign-in
 	})
 	if c.account.JID != account || c.account.Server != srv.C2SAddr || c.account.DirectTLS ||
 		len(c.account.Fingerprints) != 1 || c.account.Fingerprints[0] != srv.Fingerprint {
