@@ -43,7 +43,9 @@ func TestPinnedCertificateChanged(t *testing.T) {
 		t.Fatalf("the dialog shows:\n%s\nwant the warning and the new fingerprint", text)
 	}
 	test.Tap(findButton(c.loginWin.Canvas().Overlays().Top(), "Trust the new certificate"))
-	runUI(t, ui, 30*time.Second, func() bool { return (c.main != nil && c.pending == nil) || (c.cancelSignIn == nil && c.login.message.Visible()) })
+	runUI(t, ui, 30*time.Second, func() bool {
+		return (c.main != nil && c.pending == nil) || (c.cancelSignIn == nil && c.login.message.Visible())
+	})
 	if c.main == nil {
 		t.Fatalf("not signed in after confirming: %s", c.login.message.Text)
 	}
@@ -72,7 +74,9 @@ func TestSignInDowngradeShown(t *testing.T) {
 		c.login.remember.SetChecked(false)
 		test.Type(c.login.password, "alice-pw")
 		test.Tap(c.login.signIn)
-		runUI(t, ui, 30*time.Second, func() bool { return (c.main != nil && c.pending == nil) || (c.cancelSignIn == nil && c.login.message.Visible()) })
+		runUI(t, ui, 30*time.Second, func() bool {
+			return (c.main != nil && c.pending == nil) || (c.cancelSignIn == nil && c.login.message.Visible())
+		})
 	}
 	signIn(good.C2SAddr)
 	if c.main == nil {
@@ -140,7 +144,9 @@ func TestUserProvisioningWarned(t *testing.T) {
 	test.Type(c.login.account, "alice")
 	test.Type(c.login.password, "alice-pw")
 	test.Tap(c.login.signIn)
-	runUI(t, ui, 30*time.Second, func() bool { return (c.main != nil && c.pending == nil) || (c.cancelSignIn == nil && c.login.message.Visible()) })
+	runUI(t, ui, 30*time.Second, func() bool {
+		return (c.main != nil && c.pending == nil) || (c.cancelSignIn == nil && c.login.message.Visible())
+	})
 	if c.main == nil {
 		t.Fatalf("not signed in (IT's server, the user's pin): %s", c.login.message.Text)
 	}
