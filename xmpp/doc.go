@@ -15,13 +15,25 @@
 //
 // The socket goes to the server given with WithServer, or to the targets of
 // the domain's SRV records. The stream is secured with STARTTLS (required),
-// or with TLS from the first byte under WithDirectTLS. The certificate must
-// chain to the system roots (or a CA file) and name the domain, or match a
-// pinned SHA-256 fingerprint; a failure is a *CertificateError carrying the
+// or with TLS from the first byte under WithDirectTLS. With pinned SHA-256
+// fingerprints the certificate must be one of them (a pin is exclusive: a CA
+// vouching for another certificate does not help, the Reason is
+// ErrNotPinned); without, it must chain to the system roots (or a CA file)
+// and name the domain. A failure is a *CertificateError carrying the
 // fingerprint, so a UI can ask the user and pin it. There is no switch that
-// accepts any certificate. SASL prefers SCRAM-SHA-256-PLUS and falls back
-// through SCRAM-SHA-1-PLUS, SCRAM-SHA-256 and SCRAM-SHA-1 to PLAIN; when a
-// -PLUS exchange fails, the client retries once without channel binding.
+// accepts any certificate.
+//
+// SASL prefers SCRAM-SHA-256-PLUS, then SCRAM-SHA-1-PLUS, SCRAM-SHA-256,
+// SCRAM-SHA-1 and PLAIN, but never goes below the account's floor: the
+// strongest mechanism the server has offered (channel binding counts once a
+// sign-in with it has worked), kept by the front ends with WithSASLFloor and
+// SASLFloor. A server offering only weaker ones is refused with a
+// *DowngradeError before any credential is sent. When a -PLUS exchange
+// fails in a way that means the server cannot do channel binding
+// (malformed-request, invalid-mechanism), the client retries once without
+// it; any other failure is the answer. A SCRAM iteration count above
+// 1,000,000 is refused (*SCRAMIterationsError). Both wrap ErrUnsafeSignIn,
+// which ends the reconnecting like a wrong password.
 //
 // # Staying connected
 //
