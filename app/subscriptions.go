@@ -128,7 +128,8 @@ func (r *contactRequests) open() {
 	r.denyAll = &widget.Button{Text: lang.L("Deny all"), OnTapped: func() { r.answer(r.waiting(), false) }}
 	r.all = &widget.Button{Text: lang.L("Accept all"), Icon: theme.ConfirmIcon(), Importance: widget.HighImportance,
 		OnTapped: func() { r.answer(r.waiting(), true) }}
-	content := container.NewBorder(r.heading, r.droppedL, nil, nil, scroll)
+	explain := &widget.Label{Text: lang.L("Those you accept see when you are online."), Wrapping: fyne.TextWrapWord}
+	content := container.NewBorder(container.NewVBox(r.heading, explain), r.droppedL, nil, nil, scroll)
 	r.dlg = dialog.NewCustomWithoutButtons(lang.L("Contact requests"), content, r.m.win)
 	r.dlg.SetButtons([]fyne.CanvasObject{later, r.denyAll, r.all})
 	r.dlg.SetOnClosed(func() { r.dlg = nil })
@@ -196,9 +197,9 @@ func (r *contactRequests) update() {
 		return
 	}
 	if n == 1 {
-		r.heading.SetText(lang.L("Someone wants to add you as a contact and see when you are online."))
+		r.heading.SetText(lang.L("Someone wants to add you as a contact."))
 	} else {
-		r.heading.SetText(lang.L("{{.Count}} people want to add you as a contact and see when you are online.", map[string]any{"Count": n}))
+		r.heading.SetText(lang.L("{{.Count}} people want to add you as a contact.", map[string]any{"Count": n}))
 	}
 	switch r.dropped {
 	case 0:

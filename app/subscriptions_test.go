@@ -32,7 +32,7 @@ func TestContactRequestsOnePrompt(t *testing.T) {
 		t.Fatalf("%d dialogs over the contacts window, want one prompt", n)
 	}
 	text := dialogTexts(c.main.win)
-	for _, want := range []string{"Contact requests", "32 people want to add you", "mallory@oa.example", "eve@oa.example", "bot29@oa.example",
+	for _, want := range []string{"Contact requests", "32 people want to add you as a contact.", "mallory@oa.example", "eve@oa.example", "bot29@oa.example",
 		"“add me 29”", "[Accept all]", "[Deny all]", "[Later]"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the prompt lacks %q:\n%s", want, text)
@@ -173,7 +173,7 @@ func TestContactRequestsAnswered(t *testing.T) {
 	if n := len(w.Canvas().Overlays().List()); n != 1 || len(r.pending) != maxPendingPrompts || len(r.list.Objects) != maxPendingPrompts {
 		t.Fatalf("%d dialogs, %d waiting, %d lines", n, len(r.pending), len(r.list.Objects))
 	}
-	for _, want := range []string{"100 people want to add you", "50 older requests were not kept", "bot149@", "bot050@"} {
+	for _, want := range []string{"100 people want to add you as a contact.", "50 older requests were not kept", "bot149@", "bot050@"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the prompt lacks %q", want)
 		}

@@ -178,7 +178,7 @@ func bigramQuery(q string) bool {
 // found only by the scan of the newest messages (one- and two-character
 // queries without a CJK pair). It bounds what one message costs to index,
 // whatever its size: a 250 KB Chinese message is about 85,000 characters,
-// and indexing them all took 0.15 s of the store's writer even once the
+// and indexing them all took 0.3 s of the store's writer even once the
 // bigrams were de-duplicated in linear time. 16,384 characters are about
 // five pages of Chinese, 16 KB of English: more than a person types into
 // a chat, and enough of a pasted document to find it by.
