@@ -221,6 +221,9 @@ func BenchmarkAppPace(b *testing.B) {
 					// second after that.
 					quiet := r.waitIdle(b, p.server.waitIdle(b, last))
 					idleAt := r.settled(last, quiet.Add(paceQuiet))
+					if trace := os.Getenv("MAGPIE_BENCH_TRACE"); trace != "" {
+						r.dumpSamples(filepath.Join(trace, kind+".txt"), last)
+					}
 					p.screenshot(b, "burst-"+kind)
 					cpu += (r.cpuAt(idleAt) - cpu0).Seconds()
 					idle += max(idleAt.Sub(last), 0).Seconds()
@@ -631,6 +634,18 @@ func (w *cpuWatch) settled(from, to time.Time) time.Time {
 		}
 	}
 	return done
+}
+
+// dumpSamples writes the CPU samples, relative to t, to path
+// (MAGPIE_BENCH_TRACE: to see what a burst's tail is made of).
+func (w *cpuWatch) dumpSamples(path string, t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out strings.Builder
+	for _, s := range w.samples {
+		fmt.Fprintf(&out, "%8.3f %6.3f\n", s.at.Sub(t).Seconds(), s.cpu.Seconds())
+	}
+	_ = os.WriteFile(path, []byte(out.String()), 0o644)
 }
 
 func (r *paceRun) peakMB(b *testing.B) float64 {
