@@ -39,9 +39,12 @@ const (
 	// the measurements of the issue.
 	paceRate = 5 * time.Millisecond
 	// Idle is a quiet window of paceQuiet in which the app used at most
-	// paceQuietCPU of CPU time (Fyne's idle loop alone costs about 1.5%).
-	paceQuiet    = 500 * time.Millisecond
-	paceQuietCPU = 30 * time.Millisecond
+	// paceQuietCPU of CPU time (Fyne's idle loop alone costs about 1.2%).
+	// The window is longer than the UI queue's longest wait between
+	// batches (uiBatchMaxInterval), so that a batch still waiting is not
+	// taken for idle.
+	paceQuiet    = time.Second
+	paceQuietCPU = 50 * time.Millisecond
 	// paceIdleSpan is how long idle CPU is measured.
 	paceIdleSpan = 10 * time.Second
 )
@@ -135,7 +138,8 @@ func BenchmarkAppPace(b *testing.B) {
 						b.StartTimer()
 					}
 					r := p.launch(b, h, "signin-"+kind)
-					idleAt := r.waitIdle(b, r.online)
+					quiet := r.waitIdle(b, p.server.waitIdle(b, r.online))
+					idleAt := r.settled(r.online, quiet.Add(paceQuiet))
 					window += ms(r.window.Sub(r.started))
 					online += ms(r.online.Sub(r.started))
 					idle += ms(idleAt.Sub(r.started))
@@ -212,8 +216,14 @@ func BenchmarkAppPace(b *testing.B) {
 					icons0, notifies0 := r.desk.icons.Load(), r.desk.notifies.Load()
 					cpu0 := r.cpu(b)
 					last := p.burst(b, kind != "spread")
-					// Everything is delivered once Prosody is idle again.
-					idleAt := r.waitIdle(b, p.server.waitIdle(b, last))
+					// Everything is delivered once Prosody is idle again, and
+					// the app is done when it last worked before its quiet
+					// second after that.
+					quiet := r.waitIdle(b, p.server.waitIdle(b, last))
+					idleAt := r.settled(last, quiet.Add(paceQuiet))
+					if trace := os.Getenv("MAGPIE_BENCH_TRACE"); trace != "" {
+						r.dumpSamples(filepath.Join(trace, kind+".txt"), last)
+					}
 					p.screenshot(b, "burst-"+kind)
 					cpu += (r.cpuAt(idleAt) - cpu0).Seconds()
 					idle += max(idleAt.Sub(last), 0).Seconds()
@@ -599,6 +609,43 @@ func (w *cpuWatch) waitIdle(b *testing.B, from time.Time) time.Time {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// settled returns when the process last worked between from and to: the
+// end of the last 100 ms in which it used 20 ms of CPU or more (a fifth
+// of a core; Fyne's idle loop uses about 1 ms), or from when there was
+// none. Waiting for Prosody to be idle first can end later than the app's
+// work; this finds when the app itself was done.
+func (w *cpuWatch) settled(from, to time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	done := from
+	for i, s := range w.samples {
+		if s.at.Before(from) || s.at.After(to) {
+			continue
+		}
+		for _, e := range w.samples[i+1:] {
+			if e.at.Sub(s.at) >= 100*time.Millisecond {
+				if e.cpu-s.cpu >= 20*time.Millisecond && e.at.After(done) {
+					done = e.at
+				}
+				break
+			}
+		}
+	}
+	return done
+}
+
+// dumpSamples writes the CPU samples, relative to t, to path
+// (MAGPIE_BENCH_TRACE: to see what a burst's tail is made of).
+func (w *cpuWatch) dumpSamples(path string, t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out strings.Builder
+	for _, s := range w.samples {
+		fmt.Fprintf(&out, "%8.3f %6.3f\n", s.at.Sub(t).Seconds(), s.cpu.Seconds())
+	}
+	_ = os.WriteFile(path, []byte(out.String()), 0o644)
 }
 
 func (r *paceRun) peakMB(b *testing.B) float64 {

@@ -19,7 +19,7 @@ import (
 // whatever arrives meanwhile joins it. While events keep coming the space
 // doubles, up to maxInterval, and it is back to interval after a quiet
 // spell. A burst of a thousand messages in five seconds is then applied in
-// about eight batches, each redrawing the contact list, the badges, the
+// about a dozen batches, each redrawing the contact list, the badges, the
 // open chat and the tray once, instead of in as many batches as the UI
 // could take (each message on its own when the UI kept up, with a redraw
 // each).
@@ -38,11 +38,11 @@ type uiQueue struct {
 }
 
 // uiBatchInterval and uiBatchMaxInterval are the pump's: a message after
-// a quiet spell shows at once, one in a flood within a second, and a
+// a quiet spell shows at once, one in a flood within half a second, and a
 // flood costs a few redraws a second.
 const (
 	uiBatchInterval    = 250 * time.Millisecond
-	uiBatchMaxInterval = time.Second
+	uiBatchMaxInterval = 500 * time.Millisecond
 )
 
 func (q *uiQueue) add(item any) {

@@ -245,8 +245,6 @@ type storeWriter struct {
 	todo   []storeItem
 	closed bool
 	wake   chan struct{}
-	// urgent cuts the wait between batches short: a barrier was pushed.
-	urgent chan struct{}
 
 	// newest is the latest time stored per conversation (read from the
 	// store on first use), for placing stamped messages; only run uses it.
@@ -261,7 +259,7 @@ type storeItem struct {
 }
 
 func newStoreWriter(c *Client, db *store.DB) *storeWriter {
-	w := &storeWriter{c: c, db: db, wake: make(chan struct{}, 1), urgent: make(chan struct{}, 1), newest: map[string]time.Time{}}
+	w := &storeWriter{c: c, db: db, wake: make(chan struct{}, 1), newest: map[string]time.Time{}}
 	if db != nil {
 		go w.run()
 	}
@@ -294,12 +292,7 @@ func (w *storeWriter) push(it storeItem) {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	if it.barrier != nil {
-		select {
-		case w.urgent <- struct{}{}:
-		default:
-		}
-	}
+
 	w.mu.Unlock()
 }
 
@@ -341,14 +334,7 @@ func (w *storeWriter) run() {
 	for range w.wake {
 		for {
 			if wait := time.Until(last.Add(storeBatchInterval)); wait > 0 {
-				// A barrier does not wait: the stream management handler
-				// waits on one, holding up the reading of the stream.
-				timer := time.NewTimer(wait)
-				select {
-				case <-timer.C:
-				case <-w.urgent:
-				}
-				timer.Stop()
+				time.Sleep(wait)
 			}
 			w.mu.Lock()
 			todo := w.todo
