@@ -36,7 +36,7 @@ const maxPendingPrompts = 100
 // characters.
 const maxRequestStatusShown = 200
 
-// requestTimeout bounds answering one request.
+// requestTimeout bounds answering requests, plus a second for each.
 const requestTimeout = 10 * time.Second
 
 // contactRequests is the contacts window's list of contact requests
@@ -270,9 +270,16 @@ func (r *contactRequests) answer(who []jid.JID, accept bool) {
 	r.relistAll()
 	r.update()
 	r.m.c.background()(func() func() {
+		// One context for the whole answer: mellium's Send arms a
+		// goroutine that, when a call's context ends just as the call
+		// returns, sets a past write deadline and clears it again, which
+		// can fail the next write on the connection with an i/o timeout
+		// (a context per request made "Deny all" lose a third of them).
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout+time.Duration(len(who))*time.Second)
+		defer cancel()
 		errs := make([]error, len(who))
 		for i, j := range who {
-			errs[i] = answerRequest(client, j, accept)
+			errs[i] = answerRequest(ctx, client, j, accept)
 		}
 		return func() {
 			if r.m.c.client != client {
@@ -296,12 +303,10 @@ func (r *contactRequests) answer(who []jid.JID, accept bool) {
 	})
 }
 
-func answerRequest(client *xmpp.Client, who jid.JID, accept bool) error {
+func answerRequest(ctx context.Context, client *xmpp.Client, who jid.JID, accept bool) error {
 	if client == nil {
 		return xmpp.ErrNotConnected
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
 	if !accept {
 		return client.DenySubscription(ctx, who)
 	}

@@ -196,7 +196,7 @@ func TestContactRequestsAnswered(t *testing.T) {
 	test.Tap(findButton(w.Canvas().Overlays().Top(), "Deny all"))
 	f.q.flush()
 	if len(r.pending) != 0 || w.Canvas().Overlays().Top() != nil || !r.button.Hidden {
-		t.Fatalf("after Deny all: %d waiting", len(r.pending))
+		t.Fatalf("after Deny all: %d waiting:\n%s", len(r.pending), dialogTexts(w))
 	}
 	c.main.win.Resize(fyne.NewSize(340, 640))
 }
